@@ -1,0 +1,1 @@
+"""Networks, weights, device choice and the two-stage engine. Imports no Qt."""

@@ -1,0 +1,111 @@
+"""The two-stage engine: segment a face's mask, then inpaint it (MURF keeps everything else).
+
+Faces are aligned N x N uint8 RGB crops, one (H, W, 3) array or a batch (B, H, W, 3); maps are
+float32 in [0, 1], (H, W) or (B, H, W). The networks see faces in [-1, 1].
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from app.errors import ModelNotInstalled, UnmaskerError
+from app.inference.device import choose_device
+from app.inference.weights import load_model
+from app.paths import models_dir
+
+log = logging.getLogger(__name__)
+SEGMENTER_FILE = "segmenter.safetensors"
+INPAINTER_FILE = "inpainter.safetensors"
+
+
+def _as_batch(faces: np.ndarray) -> tuple[np.ndarray, bool]:
+    faces = np.asarray(faces)
+    single = faces.ndim == 3
+    batch = faces[None] if single else faces
+    if batch.ndim != 4 or batch.shape[-1] != 3 or batch.dtype != np.uint8:
+        raise UnmaskerError(f"faces must be uint8 (H, W, 3) or (B, H, W, 3), got {faces.dtype} {faces.shape}")
+    return batch, single
+
+
+class Unmasker:
+    def __init__(self, segmenter: torch.nn.Module, generator: torch.nn.Module, size: int,
+                 device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.segmenter = segmenter.to(self.device).eval()
+        self.generator = generator.to(self.device).eval()
+        self.size = int(size)
+
+    @classmethod
+    def from_files(cls, segmenter_path: str | Path, inpainter_path: str | Path,
+                   device: str = "auto") -> "Unmasker":
+        dev = choose_device(device) if device in ("auto", "cpu", "cuda") else torch.device(device)
+        seg, seg_card = load_model(segmenter_path, role="segmenter")
+        gen, gen_card = load_model(inpainter_path, role="generator")
+        if seg_card["input_size"] != gen_card["input_size"]:
+            raise UnmaskerError(
+                f"the segmenter expects {seg_card['input_size']} px faces but the inpainter "
+                f"{gen_card['input_size']} px; install a matching pair"
+            )
+        engine = cls(seg, gen, gen_card["input_size"], dev)
+        engine.cards = {"segmenter": seg_card, "inpainter": gen_card}
+        return engine
+
+    @classmethod
+    def from_installed(cls, device: str = "auto", directory: Path | None = None,
+                       allow_untrained: bool = False) -> "Unmasker":
+        """The shipped models; ModelNotInstalled says plainly when there are none, or when their
+        cards do not say they were trained (tests pass allow_untrained to exercise the plumbing)."""
+        directory = directory or models_dir()
+        seg, inp = directory / SEGMENTER_FILE, directory / INPAINTER_FILE
+        missing = [p.name for p in (seg, inp) if not p.exists()]
+        if missing:
+            raise ModelNotInstalled(
+                f"no trained model is installed ({', '.join(missing)} missing in {directory}); "
+                "Unmasker will not fill faces with an untrained network"
+            )
+        engine = cls.from_files(seg, inp, device)
+        untrained = [name for name, card in engine.cards.items() if card.get("trained") is not True]
+        if untrained and not allow_untrained:
+            raise ModelNotInstalled(
+                f"no trained model is installed: the {' and '.join(untrained)} in {directory} "
+                "is not marked as trained; Unmasker will not fill faces with an untrained network"
+            )
+        return engine
+
+    def _to_tensor(self, batch: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
+        return t.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)  # (B, 3, H, W) in [-1, 1]
+
+    def _check_size(self, batch: np.ndarray) -> None:
+        if batch.shape[1:3] != (self.size, self.size):
+            raise UnmaskerError(f"the models take {self.size}x{self.size} faces, got {batch.shape[2]}x{batch.shape[1]}")
+
+    def segment(self, faces: np.ndarray) -> np.ndarray:
+        """Mask probability per pixel, float32 in [0, 1]."""
+        batch, single = _as_batch(faces)
+        self._check_size(batch)
+        with torch.inference_mode():
+            prob = self.segmenter(self._to_tensor(batch))[:, 0]
+        out = prob.float().cpu().numpy()
+        return out[0] if single else out
+
+    def inpaint(self, faces: np.ndarray, maps: np.ndarray) -> np.ndarray:
+        """Fill the map's region (MURF: pixels where the map is 0 come back unchanged)."""
+        batch, single = _as_batch(faces)
+        self._check_size(batch)
+        maps = np.asarray(maps, dtype=np.float32)
+        maps = maps[None] if maps.ndim == 2 else maps
+        if maps.shape != batch.shape[:3]:
+            raise UnmaskerError(f"map shape {maps.shape} does not match faces {batch.shape[:3]}")
+        with torch.inference_mode():
+            m = torch.from_numpy(np.clip(maps, 0, 1)).to(self.device)[:, None]
+            out = self.generator(self._to_tensor(batch), m)
+            out = out.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+        result = out.permute(0, 2, 3, 1).cpu().numpy()
+        # Exactly the input where the map is 0, whatever rounding did.
+        keep = (maps <= 0)[..., None]
+        result = np.where(keep, batch, result)
+        return result[0] if single else result

@@ -1,0 +1,1 @@
+"""Synthetic training pairs, training loops, losses, metrics, evaluation and weight export."""

@@ -1,0 +1,36 @@
+"""Build the shipped example photo: a public-domain portrait with a mask drawn on by this project.
+
+The source is NASA's portrait of astronaut Eileen Collins (public domain), as shipped inside the
+scikit-image wheel (skimage/data/astronaut.png). Usage:
+
+    python -m training.make_example PATH/TO/astronaut.png resources/examples/astronaut_masked.jpg
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from app.faces import make_face_finder
+from app.imageio import Photo, read_photo, write_photo
+from training.masks import MaskStyle, draw_mask
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("source", type=Path)
+    ap.add_argument("output", type=Path)
+    a = ap.parse_args()
+    photo = read_photo(a.source)
+    faces = make_face_finder("mtcnn").detect(photo.pixels)
+    if len(faces) != 1:
+        raise SystemExit(f"expected one face in {a.source}, found {len(faces)}")
+    style = MaskStyle(colour=(120, 170, 220), nose_cover=0.7, chin_drop=0.04, pleats=3, straps=True)
+    masked, _ = draw_mask(photo.pixels, faces[0].points68, style)
+    write_photo(Photo(pixels=np.ascontiguousarray(masked)), a.output, quality=92, overwrite=True)
+    print(a.output)
+
+
+if __name__ == "__main__":
+    main()

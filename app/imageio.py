@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,9 @@ FORMATS = {  # file extension -> Pillow format
     ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
 }
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
+# read_photo checks the pixel count from the header itself (MAX_PIXELS) and says so in its own
+# words; Pillow's global check would only duplicate it with a different limit.
+Image.MAX_IMAGE_PIXELS = None
 
 
 @dataclass
@@ -86,13 +88,9 @@ def read_photo(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Photo:
     if path.stat().st_size == 0:
         raise ImageReadError(f"{path.name}: the file is empty")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
+        img = Image.open(path)
     except UnidentifiedImageError:
         raise ImageReadError(f"{path.name}: not an image Unmasker can read (unknown or damaged format)") from None
-    except Image.DecompressionBombError as e:
-        raise ImageReadError(f"{path.name}: refused, the image is too large to open safely ({e})") from None
     except OSError as e:
         raise ImageReadError(f"{path.name}: cannot be opened: {e}") from None
     with img:
@@ -108,13 +106,8 @@ def read_photo(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Photo:
         try:
             if getattr(img, "n_frames", 1) > 1:
                 img.seek(0)  # first frame of an animation
-            old = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None  # our own limit above already applies
-            try:
-                img.load()
-                upright = ImageOps.exif_transpose(img)
-            finally:
-                Image.MAX_IMAGE_PIXELS = old
+            img.load()
+            upright = ImageOps.exif_transpose(img)
             pixels, alpha = _to_rgb8(upright)
         except (OSError, ValueError, SyntaxError, EOFError) as e:
             raise ImageReadError(f"{path.name}: the image data is damaged or truncated ({e})") from None

@@ -77,7 +77,7 @@ class _WeightsUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):  # noqa: D401
         if (module, name) in self.ALLOWED or module in ("faceie.mtcnn.model", "faceie.nn_arguments"):
             if module.startswith("numpy.core"):
-                module = module.replace("numpy.core", "numpy._core", 1) if np.__version__ >= "2" else module
+                module = module.replace("numpy.core", "numpy._core", 1) if int(np.__version__.split(".")[0]) >= 2 else module
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"MTCNN weights refer to {module}.{name}, which is not allowed")
 

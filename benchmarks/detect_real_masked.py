@@ -26,6 +26,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     a = ap.parse_args()
     finder = make_face_finder(a.engine)
+    floor = finder.min_face  # the app's floor; the finder itself keeps every size here
+    finder.min_face = 0
     sets = {
         "rmfd": sorted((a.data / "rmfd").glob("*/*.jpg")),
         "maskedfacenet": sorted((a.data / "maskedfacenet").glob("*/images/*")),
@@ -33,16 +35,13 @@ def main() -> None:
     for name, paths in sets.items():
         if a.limit:
             paths = paths[:: max(1, len(paths) // a.limit)][: a.limit]
-        floor = finder.min_face
         any_size = big = faces_total = 0
         times = []
         for p in paths:
             pixels = read_photo(p).pixels
             t = time.perf_counter()
-            finder.min_face = 0
             faces = finder.detect(pixels)
             times.append(time.perf_counter() - t)
-            finder.min_face = floor
             kept = [f for f in faces if min(f.width, f.height) >= floor]
             any_size += bool(faces)
             big += bool(kept)

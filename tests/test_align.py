@@ -1,4 +1,5 @@
 """Alignment to the template and paste-back on real photos: exact outside, seamless inside."""
+import cv2
 import numpy as np
 import pytest
 
@@ -63,14 +64,10 @@ def test_only_the_masked_region_changes_and_without_a_seam(example):
 
 
 def _grow(m, r):
-    import cv2
-
     return cv2.dilate(m.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).astype(np.float32)
 
 
 def _shrink(m, r):
-    import cv2
-
     return cv2.erode(m.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).astype(np.float32)
 
 

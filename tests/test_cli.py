@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -14,10 +15,10 @@ from app.imageio import read_photo
 from .conftest import EXAMPLE, ROOT
 
 
-def run(*args, env_extra=None, cwd=None):
+def run(*args, env_extra=None):
     env = {**os.environ, **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "app", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd or ROOT, timeout=300)
+                          env=env, cwd=ROOT, timeout=300)
 
 
 def test_version_and_info():
@@ -62,8 +63,6 @@ def test_unmask_end_to_end(plumbing, tmp_path):
     changed = np.any(after != before, axis=-1)
     assert changed.any()
     # Pixels far from the mask map are bit-identical to the original.
-    import cv2
-
     reach = cv2.dilate((photo_map > 0).astype(np.uint8), np.ones((41, 41), np.uint8)) > 0
     assert not (changed & ~reach).any()
     # Refuses to replace an existing output without --overwrite.

@@ -118,8 +118,10 @@ def _dlib_predictor():
 class MtcnnDlibFinder:
     name = "mtcnn"
 
-    def __init__(self, max_side: int = 1280, min_face: int = MIN_FACE_PX, threshold: float = 0.7) -> None:
+    def __init__(self, max_side: int = 1280, min_face: int = MIN_FACE_PX, threshold: float = 0.7,
+                 enlarge_to: int = 640) -> None:
         self.max_side = max_side  # detection runs on a copy scaled to this; landmarks at full size
+        self.enlarge_to = enlarge_to  # smaller photos are enlarged to this before detection
         self.min_face = min_face
         self.threshold = threshold
 
@@ -128,8 +130,8 @@ class MtcnnDlibFinder:
         h, w = rgb.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
         # Small photos are enlarged: MTCNN's finest pyramid level misses faces under ~25 px.
-        if max(h, w) * scale < 640:
-            scale = 640 / max(h, w)
+        if max(h, w) * scale < self.enlarge_to:
+            scale = self.enlarge_to / max(h, w)
         img = Image.fromarray(rgb)
         if scale != 1.0:
             img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)

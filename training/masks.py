@@ -7,9 +7,13 @@ the random generator, so a dataset built with a fixed seed is rebuilt bit for bi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+# MaskTheFace's templates and textures, in the shared data folder beside the project.
+DEFAULT_MASK_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mask_templates" / "masks"
 
 SURGICAL_COLOURS = [(222, 232, 240), (120, 170, 220), (150, 205, 190), (245, 245, 245), (40, 40, 45), (230, 200, 210)]
 
@@ -17,7 +21,7 @@ SURGICAL_COLOURS = [(222, 232, 240), (120, 170, 220), (150, 205, 190), (245, 245
 @dataclass
 class MaskStyle:
     colour: tuple[int, int, int]
-    nose_cover: float  # 0: mask top at the nose tip, 1: at the bridge between the eyes
+    nose_cover: float  # 1: mask top at the bridge between the eyes, 0: at the nose tip, < 0: below it (worn low)
     chin_drop: float  # how far below the chin the mask reaches, in face heights
     pleats: int
     straps: bool
@@ -27,7 +31,7 @@ def random_style(rng: np.random.Generator) -> MaskStyle:
     base = SURGICAL_COLOURS[rng.integers(len(SURGICAL_COLOURS))]
     jitter = rng.integers(-15, 16, size=3)
     colour = tuple(int(np.clip(c + j, 0, 255)) for c, j in zip(base, jitter))
-    return MaskStyle(colour=colour, nose_cover=float(rng.uniform(0.35, 0.85)),
+    return MaskStyle(colour=colour, nose_cover=float(rng.uniform(-0.3, 0.9)),
                      chin_drop=float(rng.uniform(0.02, 0.08)), pleats=int(rng.integers(0, 4)),
                      straps=bool(rng.random() < 0.7))
 
@@ -85,4 +89,6 @@ def draw_mask(image: np.ndarray, p68: np.ndarray, style: MaskStyle) -> tuple[np.
             strap = np.zeros_like(mask)
             cv2.line(strap, tuple(int(v) for v in a), tuple(int(v) for v in b), 1, max(1, round(0.006 * max(h, w))), cv2.LINE_AA)
             mask |= strap
+    # The map is exact: every pixel the drawing changed (anti-aliased strap edges included).
+    mask |= np.any(out != image, axis=2).astype(np.uint8)
     return out, mask

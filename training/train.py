@@ -1,0 +1,322 @@
+"""Train stage 1 (M-Seg) or stage 2 (GANMasker / CARU2-Net generator with its discriminator).
+
+    python -m training.train --config training/configs/segmenter_cpu.json [--out runs] [--steps N] [--seed S]
+    torchrun --nproc_per_node 4 -m training.train --config training/configs/inpainter_paper.json
+
+The run lives in `<out>/<name>/`: `config.json` (the full config), `last.pt` (models, optimizers,
+schedulers, step and loss history, rewritten atomically every `checkpoint_every` steps; a rerun
+resumes from it), `history.json`, `loss_curves.png`, and at the end `<stage>.safetensors` with its
+model card. Under torchrun every process trains on its own batches (DistributedDataParallel, NCCL
+on GPUs, gloo on CPUs); process 0 writes the files.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from app.fileutil import atomic_write_bytes
+from app.inference.registry import count_parameters, make_network
+from app.inference.weights import save_model
+from training.config import TrainConfig, load_config
+from training.discriminator import DiscriminatorConfig, PatchDiscriminator
+from training.losses import (dice_coefficient, lsgan_d_loss, lsgan_g_loss, reconstruction_loss,
+                             segmentation_loss)
+from training.plot import plot_curves
+
+
+class PairData:
+    """The arrays written by training.pairs, memory-mapped."""
+
+    def __init__(self, root: str | Path, size: int, split: str) -> None:
+        d = Path(root) / str(size)
+        try:
+            self.target = np.load(d / f"{split}_target.npy", mmap_mode="r")
+            self.masked = np.load(d / f"{split}_masked.npy", mmap_mode="r")
+            self.map = np.load(d / f"{split}_map.npy", mmap_mode="r")
+        except FileNotFoundError as e:
+            raise SystemExit(f"no {split} pairs at {size} px in {d}: build them with python -m training.pairs ({e})")
+        self.n = len(self.target)
+
+    def batch(self, idx: np.ndarray, flips: np.ndarray | None = None):
+        """(masked, map, target) tensors: images (B, 3, S, S) in [-1, 1], map (B, 1, S, S) {0, 1}."""
+        idx = np.sort(idx)  # memmap reads in file order
+        t, m, k = self.target[idx], self.masked[idx], self.map[idx]
+        if flips is not None and flips.any():
+            t, m, k = t.copy(), m.copy(), k.copy()
+            t[flips], m[flips], k[flips] = t[flips, :, ::-1], m[flips, :, ::-1], k[flips, :, ::-1]
+
+        def img(a):
+            return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+        return img(m), torch.from_numpy(np.ascontiguousarray(k))[:, None].float(), img(t)
+
+
+def setup_distributed() -> tuple[int, int, torch.device]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        return rank, world, torch.device("cuda", local)
+    return rank, world, torch.device("cpu")
+
+
+def batch_indices(cfg: TrainConfig, n: int, step: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """The step's batch for this process: a function of (seed, step, rank) only, so a resumed run
+    sees exactly the batches an uninterrupted one would."""
+    rng = np.random.default_rng([cfg.seed, step, rank])
+    idx = rng.choice(n, size=min(cfg.batch_size, n), replace=False)
+    flips = rng.random(len(idx)) < 0.5 if cfg.flip else np.zeros(len(idx), bool)
+    return idx, flips
+
+
+def lr_lambda(cfg: TrainConfig):
+    marks = [int(f * cfg.steps) for f in cfg.lr_milestones]
+    return lambda step: cfg.lr_gamma ** sum(step >= m for m in marks)
+
+
+class Progress:
+    """A one-line progress bar with the latest losses (a line per update when not on a terminal)."""
+
+    def __init__(self, total: int, start: int, enabled: bool) -> None:
+        self.total, self.start, self.enabled = total, start, enabled
+        self.t0 = time.time()
+        self.tty = sys.stderr.isatty()
+
+    def update(self, step: int, losses: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        done = step - self.start
+        rate = done / max(time.time() - self.t0, 1e-9)
+        eta = (self.total - step) / rate if rate > 0 else float("inf")
+        bar = "#" * int(30 * step / self.total)
+        text = " ".join(f"{k}={v:.4g}" for k, v in losses.items())
+        line = f"[{bar:<30}] {step}/{self.total} {rate:.2f} it/s eta {eta / 60:.1f} min {text}"
+        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            print(file=sys.stderr)
+
+
+def _unwrap(m: nn.Module) -> nn.Module:
+    return m.module if isinstance(m, nn.parallel.DistributedDataParallel) else m
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per image, on [-1, 1] images mapped to 0-255 and rounded as they would be saved."""
+    a8 = a.add(1).mul(127.5).round().clamp(0, 255)
+    b8 = b.add(1).mul(127.5).round().clamp(0, 255)
+    mse = (a8 - b8).pow(2).flatten(1).mean(1).clamp_min(1e-10)
+    return 10 * torch.log10(255.0 ** 2 / mse)
+
+
+@torch.no_grad()
+def validate(cfg: TrainConfig, model: nn.Module, val: PairData, device: torch.device) -> dict[str, float]:
+    model = _unwrap(model)
+    was = model.training
+    model.eval()
+    n = min(cfg.val_images, val.n)
+    scores: list[float] = []
+    for s in range(0, n, 16):
+        masked, m, target = (t.to(device) for t in val.batch(np.arange(s, min(n, s + 16))))
+        if cfg.stage == "segmenter":
+            prob = model(masked)
+            scores += dice_coefficient((prob > 0.5).float(), m, eps=1e-6).tolist()
+        else:
+            scores += psnr(model(masked, m), target).tolist()
+    model.train(was)
+    key = "val_dice" if cfg.stage == "segmenter" else "val_psnr"
+    return {key: float(np.mean(scores))} if scores else {}
+
+
+def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
+    """Train to cfg.steps (or pause after `stop_after` steps with a checkpoint, keeping the
+    schedule of the full run); return the exported weights, or None when paused."""
+    rank, world, device = setup_distributed()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    run = out / cfg.name
+    main_proc = rank == 0
+    if main_proc:
+        run.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(run / "config.json", (json.dumps(cfg.to_dict(), indent=2) + "\n").encode())
+
+    role = "segmenter" if cfg.stage == "segmenter" else "generator"
+    net = make_network(role, cfg.architecture, cfg.network).to(device)
+    models: dict[str, nn.Module] = {"net": net}
+    if cfg.stage == "inpainter":
+        dcfg = DiscriminatorConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.discriminator.items()})
+        models["disc"] = PatchDiscriminator(dcfg).to(device)
+    opts = {k: torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=cfg.betas) for k, m in models.items()}
+    scheds = {k: torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(cfg)) for k, o in opts.items()}
+
+    step, history, wall = 0, [], 0.0
+    ckpt = run / "last.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=True)
+        for k, m in models.items():
+            m.load_state_dict(state["models"][k])
+            opts[k].load_state_dict(state["opts"][k])
+            scheds[k].load_state_dict(state["scheds"][k])
+        step, history, wall = state["step"], json.loads(state["history"]), state.get("wall_s", 0.0)
+        if main_proc:
+            print(f"resuming {cfg.name} from step {step}", file=sys.stderr)
+    if world > 1:
+        models = {k: nn.parallel.DistributedDataParallel(m, device_ids=[device.index] if device.type == "cuda" else None)
+                  for k, m in models.items()}
+    for m in models.values():
+        m.train()
+
+    perceptual = None
+    if cfg.stage == "inpainter" and cfg.loss_weights.get("per", 0):
+        from training.perceptual import PerceptualLoss
+
+        perceptual = PerceptualLoss(cfg.perceptual_layers, cfg.perceptual_size).to(device)
+    data = PairData(cfg.data, cfg.size, "train")
+    val = PairData(cfg.data, cfg.size, "val") if main_proc else None
+    w = cfg.loss_weights
+    progress = Progress(cfg.steps, step, main_proc)
+    sums: dict[str, float] = {}
+    t_last = time.time()
+
+    def checkpoint() -> None:
+        nonlocal t_last, wall
+        wall += time.time() - t_last
+        t_last = time.time()
+        if not main_proc:
+            return
+        history.append({"step": step, "wall_s": round(wall, 1), **validate(cfg, models["net"], val, device)})
+        state = {"step": step, "wall_s": wall, "history": json.dumps(history),
+                 "models": {k: _unwrap(m).state_dict() for k, m in models.items()},
+                 "opts": {k: o.state_dict() for k, o in opts.items()},
+                 "scheds": {k: s.state_dict() for k, s in scheds.items()}}
+        save_checkpoint(ckpt, state)
+        atomic_write_bytes(run / "history.json", json.dumps(history, indent=0).encode())
+        plot_curves(history, run / "loss_curves.png", title=cfg.name)
+
+    end = min(cfg.steps, stop_after) if stop_after else cfg.steps
+    while step < end:
+        idx, flips = batch_indices(cfg, data.n, step, rank)
+        masked, m, target = (t.to(device, non_blocking=True) for t in data.batch(idx, flips))
+        logs: dict[str, float] = {}
+        if cfg.stage == "segmenter":
+            loss, logs = segmentation_loss(_unwrap(models["net"]).logits(masked) if world == 1
+                                           else _logits_ddp(models["net"], masked), m)
+            opts["net"].zero_grad(set_to_none=True)
+            loss.backward()
+            opts["net"].step()
+            logs["loss"] = loss.item()
+        else:
+            gen, disc = models["net"], models["disc"]
+            fake = gen(masked, m)  # MURF-fused output
+            # Discriminator: real faces towards 0.9, generated towards 0.1.
+            opts["disc"].zero_grad(set_to_none=True)
+            d_out = disc(torch.cat([target, fake.detach()]))  # one forward: DDP expects one per backward
+            d_loss = lsgan_d_loss(d_out[: len(target)], d_out[len(target):])
+            d_loss.backward()
+            opts["disc"].step()
+            # Generator: adversarial + reconstruction + perceptual.
+            # (The discriminator's gradients from this pass are cleared before its next step.)
+            opts["net"].zero_grad(set_to_none=True)
+            adv = lsgan_g_loss(disc(fake))
+            rec = reconstruction_loss(fake, target)
+            per = perceptual(fake, target) if perceptual is not None else torch.zeros((), device=device)
+            g_loss = w.get("adv", 1.0) * adv + w.get("rec", 100.0) * rec + w.get("per", 10.0) * per
+            g_loss.backward()
+            opts["net"].step()
+            logs = {"g": g_loss.item(), "d": d_loss.item(), "adv": adv.item(), "rec": rec.item(), "per": per.item()}
+        for s in scheds.values():
+            s.step()
+        step += 1
+        if not all(math.isfinite(v) for v in logs.values()):
+            raise SystemExit(f"step {step}: a loss is not finite ({logs}); resume from the last checkpoint "
+                             "with a lower learning rate")
+        for k, v in logs.items():
+            sums[k] = sums.get(k, 0.0) + v
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            n = cfg.log_every if step % cfg.log_every == 0 else step % cfg.log_every
+            means = {k: v / n for k, v in sums.items()}
+            sums = {}
+            if main_proc:
+                history.append({"step": step, **{k: round(v, 5) for k, v in means.items()},
+                                "lr": scheds["net"].get_last_lr()[0]})
+            progress.update(step, means)
+        if step % cfg.checkpoint_every == 0 or step == end:
+            checkpoint()
+    progress.close()
+    if step < cfg.steps:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+        return None
+
+    result = run / f"{cfg.stage}.safetensors"
+    if main_proc:
+        net = _unwrap(models["net"]).cpu().eval()
+        vals = [h for h in history if any(k.startswith("val_") for k in h)]
+        save_model(net, result, cfg.size, trained=True, training={
+            "run": cfg.name, "config": cfg.to_dict(), "steps": step,
+            "images_seen": step * cfg.batch_size * world, "epochs": round(step * cfg.batch_size * world / data.n, 2),
+            "train_pairs": data.n, "wall_s": round(wall, 1), "processes": world,
+            "hardware": describe_hardware(device), "last_validation": vals[-1] if vals else None,
+            "generator_parameters": count_parameters(net),
+        })
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+    return result
+
+
+def _logits_ddp(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    # DDP only syncs gradients through its forward(); M-Seg's forward is sigmoid(logits), so
+    # invert it stably for the loss.
+    prob = model(x).clamp(1e-6, 1 - 1e-6)
+    return torch.log(prob) - torch.log1p(-prob)
+
+
+def describe_hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU, {torch.get_num_threads()} threads ({os.cpu_count()} cores)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", type=Path, required=True)
+    ap.add_argument("--out", type=Path, default=Path("runs"))
+    ap.add_argument("--steps", type=int, help="override the config's step count")
+    ap.add_argument("--seed", type=int, help="override the config's seed")
+    ap.add_argument("--data", help="override the config's data folder")
+    ap.add_argument("--threads", type=int, help="torch CPU threads")
+    ap.add_argument("--stop-after", type=int, default=0,
+                    help="pause with a checkpoint after this many steps (the schedule stays the full run's)")
+    args = ap.parse_args(argv)
+    cfg = load_config(args.config, steps=args.steps, seed=args.seed, data=args.data, threads=args.threads)
+    path = train(cfg, args.out, args.stop_after)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(path or f"paused; rerun the same command without --stop-after to go on")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -108,6 +108,11 @@ def test_writes_never_replace_the_original_and_are_atomic(tmp_path):
     assert default_output_path(src).name == "photo_unmasked-2.jpg"
     assert src.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg", "photo_unmasked.jpg"]  # no temp files
+    # An export is readable like any file the user saves (not the temporary file's private 0600).
+    probe = tmp_path / "probe"
+    probe.write_bytes(b"")
+    assert out.stat().st_mode & 0o777 == probe.stat().st_mode & 0o777
+    probe.unlink()
     with pytest.raises(ImageWriteError, match="cannot write .gif"):
         write_photo(photo, tmp_path / "x.gif")
 

@@ -236,3 +236,30 @@ def test_evaluate_writes_metrics_report_and_samples(faces_dir, tiny_models, tmp_
     assert "not marked as trained" in report and "OpenCV Telea" in report
     sheet = cv2.imread(str(out / "samples.png"))
     assert sheet is not None and sheet.shape[1] == 5 * 130 and sheet.shape[0] == 3 * 130
+
+
+def test_ship_installs_trained_models_with_full_cards_and_refuses_untrained(dataset, tiny_models, faces_dir, tmp_path):
+    from app.inference.engine import Unmasker
+    from app.inference.weights import read_card
+    from training.evaluate import main as evaluate_main
+    from training.ship import main as ship_main
+    from training.train import main as train_main
+
+    runs = tmp_path / "runs"
+    for stage in ("segmenter", "inpainter"):
+        assert train_main(["--config", str(_config(tmp_path, dataset, stage, 2)), "--out", str(runs)]) == 0
+    dest = tmp_path / "models"
+    assert ship_main(["--segmenter", str(runs / "tiny_segmenter" / "segmenter.safetensors"),
+                      "--inpainter", str(runs / "tiny_inpainter" / "inpainter.safetensors"), "--to", str(dest)]) == 0
+    engine = Unmasker.from_installed("cpu", dest)  # trained cards: no override needed
+    assert engine.size == 64
+    evaluate_main(["--faces", str(faces_dir), "--out", str(tmp_path / "eval"), "--limit", "2", "--models", str(dest),
+                   "--no-maskedfacenet"])
+    assert ship_main(["--metrics", str(tmp_path / "eval" / "metrics.json"), "--to", str(dest)]) == 0
+    seg, inp = read_card(dest / "segmenter.safetensors"), read_card(dest / "inpainter.safetensors")
+    assert "non-commercial" in seg["licence"] and "split" in seg["data"]
+    assert set(seg["metrics"]["synthetic"]) == {"dice", "pixel_accuracy"}
+    assert inp["metrics"]["telea"]["psnr"] > 0 and inp["training"]["steps"] == 2
+    Unmasker.from_installed("cpu", dest)  # the cards still match their weights after the update
+    with pytest.raises(SystemExit, match="not shipping"):
+        ship_main(["--segmenter", str(tiny_models / "segmenter.safetensors"), "--to", str(tmp_path / "nope")])

@@ -49,6 +49,22 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--face-engine", default="mtcnn", choices=("mtcnn", "fan", "auto"))
     f.add_argument("--overwrite", action="store_true")
 
+    b = sub.add_parser("batch", help="unmask every photo in a folder into a mirrored output folder")
+    b.add_argument("in_dir", type=Path)
+    b.add_argument("out_dir", type=Path)
+    b.add_argument("--recursive", action="store_true", help="include subfolders (the output mirrors them)")
+    b.add_argument("--suffix", default="_unmasked", help="added to each output name (default _unmasked)")
+    b.add_argument("--format", default="same", choices=("same", "jpg", "png"))
+    b.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    b.add_argument("--workers", type=int, default=2, help="reader and writer threads (default 2)")
+    b.add_argument("--masks-dir", type=Path, help="also save each photo's mask map here")
+    b.add_argument("--report", type=Path, help="CSV with a row per input file (default OUT_DIR/report.csv)")
+    b.add_argument("--no-face", default="copy", choices=("copy", "skip"),
+                   help="photos with no face or no mask: copy them to the output, or skip them")
+    b.add_argument("--face-engine", default="mtcnn", choices=("mtcnn", "fan", "auto"))
+    b.add_argument("--quality", type=int, default=95)
+    b.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+
     sub.add_parser("info", help="version, compute device, face engine and installed models")
     return p
 
@@ -96,6 +112,44 @@ def cmd_unmask(a: argparse.Namespace) -> int:
     print(output)
     _say(f"done in {time.perf_counter() - t0:.1f} s; the filled faces are a plausible guess, not the real faces")
     return EXIT_OK
+
+
+def cmd_batch(a: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from app.batch import BatchOptions, BatchRunner
+    from app.faces import make_face_finder
+    from app.inference.engine import Unmasker
+
+    engine = Unmasker.from_installed(a.device, allow_untrained=os.environ.get(ALLOW_UNTRAINED_ENV) == "1")
+    options = BatchOptions(recursive=a.recursive, suffix=a.suffix, format=a.format, workers=a.workers,
+                           masks_dir=a.masks_dir, overwrite=a.overwrite, no_face=a.no_face, quality=a.quality)
+    cancel = threading.Event()
+
+    def on_interrupt(_sig, _frame):  # Ctrl+C: finish the photo in hand, write nothing half-done
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        _say("stopping after the photo in hand (Ctrl+C again to abort)")
+        cancel.set()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+
+    def on_result(r, n: int) -> None:
+        detail = f" ({r.error})" if r.error else f" ({r.faces_unmasked}/{r.faces_found} faces)" if r.faces_found else ""
+        _say(f"[{n}] {r.input}: {r.status.replace('_', ' ')}{detail}")
+
+    _say(f"unmasking {a.in_dir} into {a.out_dir} on {engine.device}")
+    try:
+        summary = BatchRunner(engine, make_face_finder(a.face_engine, str(engine.device)), options, cancel,
+                              on_result).run(a.in_dir, a.out_dir, a.report or a.out_dir / "report.csv")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    print(summary.text())
+    _say(f"report: {a.report or a.out_dir / 'report.csv'}")
+    if cancel.is_set():
+        return 130
+    return EXIT_ERROR if summary.failed else EXIT_OK
 
 
 def cmd_faces(a: argparse.Namespace) -> int:
@@ -159,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.command is None:
         parser.print_help()
         return EXIT_USAGE
-    handler = {"unmask": cmd_unmask, "faces": cmd_faces, "info": cmd_info}[a.command]
+    handler = {"unmask": cmd_unmask, "faces": cmd_faces, "batch": cmd_batch, "info": cmd_info}[a.command]
     try:
         return handler(a)
     except ModelNotInstalled as e:

@@ -45,6 +45,7 @@ class FaceResult:
     aligned: AlignedFace
     map: np.ndarray  # (N, N) float32 binary map used for the fill
     filled: np.ndarray  # (N, N, 3) uint8 crop after stage 2
+    unmasked: bool = True  # False: stage 1 found no mask on this face, which was left as it was
 
 
 @dataclass
@@ -61,10 +62,15 @@ def find_faces(pixels: np.ndarray, finder: FaceFinder, boxes=None) -> list[Face]
     return finder.detect(pixels)
 
 
+MIN_MASK_FRACTION = 0.01  # a face whose map covers less of its crop wears no mask
+
+
 def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndarray | None = None,
-                 progress: Progress | None = None, batch_size: int = 8) -> UnmaskResult:
-    """Fill every face. `mask_in` (H, W) uint8 is a photo-space map the user drew or fixed; where
-    given it replaces stage 1 for all faces."""
+                 progress: Progress | None = None, batch_size: int = 8,
+                 min_mask_fraction: float = MIN_MASK_FRACTION) -> UnmaskResult:
+    """Fill every masked face. `mask_in` (H, W) uint8 is a photo-space map the user drew or
+    fixed; where given it replaces stage 1 for all faces. Faces whose stage 1 map covers less than
+    `min_mask_fraction` of the crop wear no mask and are left untouched."""
     if not faces:
         raise NoFaceFound("no face was found in the photo; draw a face box by hand")
     report = progress or (lambda _what, _done: None)
@@ -87,6 +93,9 @@ def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndar
     results = []
     for k, (face, a, m, f) in enumerate(zip(faces, aligned, maps, filled)):
         report("blending into the photo", k / len(faces))
+        if mask_in is None and m.mean() < min_mask_fraction:
+            results.append(FaceResult(face=face, aligned=a, map=np.zeros_like(m), filled=a.crop, unmasked=False))
+            continue
         out = paste_back(out, a, f, m)
         np.maximum(photo_map, warp_mask_to_photo(m, a, pixels.shape[:2]), out=photo_map)
         results.append(FaceResult(face=face, aligned=a, map=m, filled=f))

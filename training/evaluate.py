@@ -7,7 +7,8 @@ Every photo under DIR (recursively) is searched for its face, which is aligned e
 does it; a mask is drawn on it with a seed made from the photo's path (so every run and every
 method sees the same masks); then:
 
-- "ours": stage 1 predicts the map, stage 2 fills it (the app's path);
+- "ours": stage 1 predicts the map (tidied by `app.pipeline.clean_map`), stage 2 fills it: the
+  app's own path;
 - "ours_true_map": stage 2 with the exact map, isolating stage 1's error;
 - "telea", "ns": OpenCV's `cv2.inpaint` on the exact map, the classic baselines, in this process.
 
@@ -36,6 +37,7 @@ from app.imageio import read_photo
 from app.inference.engine import Unmasker
 from app.inference.registry import count_parameters
 from app.paths import models_dir
+from app.pipeline import clean_map
 from training.landmarks import central_face, list_images
 from training.losses import ssim
 from training.pairs import contact_sheet, make_pair, pair_seed, save_png
@@ -225,7 +227,7 @@ def evaluate(faces: Path, out: Path, size: int | None, limit: int, models: Path,
         masked = np.stack([p.masked for p in chunk])
         truth = np.stack([p.map for p in chunk]).astype(np.float32)
         prob = engine.segment(masked)
-        pred = (prob > 0.5).astype(np.float32)
+        pred = np.stack([clean_map(p) for p in prob])  # the app's own path: threshold and tidy
         results = {"ours": engine.inpaint(masked, pred), "ours_true_map": engine.inpaint(masked, truth),
                    "telea": np.stack([opencv_inpaint(p.masked, p.map, cv2.INPAINT_TELEA) for p in chunk]),
                    "ns": np.stack([opencv_inpaint(p.masked, p.map, cv2.INPAINT_NS) for p in chunk])}

@@ -15,6 +15,7 @@ import csv
 import io
 import logging
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 READABLE = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jfif"}
 STATUSES = ("unmasked", "no_face", "no_mask", "exists", "error", "unsupported", "cancelled")
-REPORT_FIELDS = ("input", "output", "status", "faces_found", "faces_unmasked", "seconds", "error")
+REPORT_FIELDS = ("input", "output", "status", "faces_found", "faces_unmasked", "seconds", "error", "note")
 
 
 @dataclass
@@ -66,6 +67,7 @@ class ItemResult:
     faces_unmasked: int = 0
     seconds: float = 0.0
     error: str = ""
+    note: str = ""  # e.g. a fallback from the GPU to the CPU, or why no face was found
 
 
 @dataclass
@@ -100,6 +102,24 @@ def list_inputs(in_dir: Path, recursive: bool, exclude: Path | None = None) -> I
                 yield Path(root) / name
 
 
+# The temporary files of app.fileutil.atomic_writer: ".NAME.RANDOM.part". A batch killed in the
+# middle of a write leaves one behind (never a half-written output); the next run removes them.
+_STALE_PART = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.part$")
+
+
+def remove_stale_parts(out_dir: Path) -> int:
+    n = 0
+    for root, _dirs, files in os.walk(out_dir):
+        for name in files:
+            if _STALE_PART.match(name):
+                try:
+                    os.unlink(os.path.join(root, name))
+                    n += 1
+                except OSError:
+                    pass
+    return n
+
+
 def output_path(rel: Path, out_dir: Path, options: BatchOptions) -> Path:
     ext = rel.suffix.lower()
     if options.format != "same":
@@ -128,6 +148,9 @@ class BatchRunner:
         if out_dir.resolve() == in_dir.resolve():
             raise UnmaskerError("the output folder must not be the input folder: originals are never touched")
         out_dir.mkdir(parents=True, exist_ok=True)
+        stale = remove_stale_parts(out_dir)
+        if stale:
+            log.info("removed %d temporary file(s) left by an interrupted batch", stale)
         opts = self.options
         summary = BatchSummary()
         t0 = time.perf_counter()
@@ -210,6 +233,10 @@ class BatchRunner:
             r.faces_found = len(faces)
             result = unmask_faces(photo.pixels, faces, self.engine) if faces else None
             r.faces_unmasked = sum(f.unmasked for f in result.faces) if result else 0
+            notes = list(result.notes) if result else []
+            if not faces:
+                notes.append(f"no face found (faces under {getattr(self.finder, 'min_face', 40)} px are skipped)")
+            r.note = "; ".join(notes)
         except (UnmaskerError, OSError, ValueError) as e:
             r.status, r.error = "error", str(e)
             return None

@@ -104,6 +104,8 @@ def cmd_unmask(a: argparse.Namespace) -> int:
         raise NoFaceFound(f"{a.photo.name}: no face found (faces under 40 px are skipped); give one with --box X0,Y0,X1,Y1")
     _say(f"found {len(faces)} face(s); unmasking on {engine.device}")
     result = unmask_faces(photo.pixels, faces, engine, mask_in=mask_in, progress=_progress)
+    for note in result.notes:
+        _say(f"note: {note}")
     photo.pixels = result.pixels
     write_photo(photo, output, quality=a.quality, overwrite=a.overwrite)
     if a.mask_out:
@@ -137,6 +139,7 @@ def cmd_batch(a: argparse.Namespace) -> int:
 
     def on_result(r, n: int) -> None:
         detail = f" ({r.error})" if r.error else f" ({r.faces_unmasked}/{r.faces_found} faces)" if r.faces_found else ""
+        detail += f"; {r.note}" if r.note and r.faces_found else ""
         _say(f"[{n}] {r.input}: {r.status.replace('_', ' ')}{detail}")
 
     _say(f"unmasking {a.in_dir} into {a.out_dir} on {engine.device}")

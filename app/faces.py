@@ -132,6 +132,8 @@ class MtcnnDlibFinder:
         # Small photos are enlarged: MTCNN's finest pyramid level misses faces under ~25 px.
         if max(h, w) * scale < self.enlarge_to:
             scale = self.enlarge_to / max(h, w)
+        if min(h, w) * scale < 24:  # MTCNN's smallest pyramid level is 12 px: no face fits
+            return np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros(0, np.float32)
         img = Image.fromarray(rgb)
         if scale != 1.0:
             img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
@@ -151,9 +153,14 @@ class MtcnnDlibFinder:
         # MTCNN box at the top (brows) and reaching the chin.
         side = 0.92 * max(x1 - x0, y1 - y0)
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + 0.06 * (y1 - y0)
-        rect = dlib.rectangle(int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2))
-        shape = predictor(rgb, rect)
-        return np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=np.float32)
+        # dlib copies the image it is given: hand it only the face and a margin, not a 100 MP photo.
+        h, w = rgb.shape[:2]
+        ox, oy = max(0, int(cx - side)), max(0, int(cy - side))
+        crop = np.ascontiguousarray(rgb[oy:min(h, int(cy + side) + 1), ox:min(w, int(cx + side) + 1)])
+        rect = dlib.rectangle(int(cx - side / 2) - ox, int(cy - side / 2) - oy, int(cx + side / 2) - ox,
+                              int(cy + side / 2) - oy)
+        shape = predictor(crop, rect)
+        return np.array([(shape.part(i).x + ox, shape.part(i).y + oy) for i in range(68)], dtype=np.float32)
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         rgb = np.ascontiguousarray(rgb)

@@ -53,6 +53,7 @@ class UnmaskResult:
     pixels: np.ndarray  # (H, W, 3) uint8, the photo with the faces filled
     photo_map: np.ndarray  # (H, W) uint8 0..255, all faces' maps in photo space
     faces: list[FaceResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. "the GPU ran out of memory, ..."
 
 
 def find_faces(pixels: np.ndarray, finder: FaceFinder, boxes=None) -> list[Face]:
@@ -100,4 +101,6 @@ def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndar
         np.maximum(photo_map, warp_mask_to_photo(m, a, pixels.shape[:2]), out=photo_map)
         results.append(FaceResult(face=face, aligned=a, map=m, filled=f))
     report("done", 1.0)
-    return UnmaskResult(pixels=out if out is not pixels else pixels.copy(), photo_map=photo_map, faces=results)
+    notes = engine.take_notes() if hasattr(engine, "take_notes") else []
+    return UnmaskResult(pixels=out if out is not pixels else pixels.copy(), photo_map=photo_map, faces=results,
+                        notes=notes)

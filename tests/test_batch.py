@@ -158,3 +158,37 @@ def test_cli_batch(tiny_models, album, tmp_path):
     assert "error" in r.stdout and "unmasked" in r.stdout and "Traceback" not in r.stderr
     rows = _rows(tmp_path / "out" / "report.csv")
     assert len(rows) == len(_digest(album))
+
+
+def test_a_killed_batch_leaves_nothing_half_written_and_resumes(tiny_models, album, tmp_path):
+    """SIGKILL the batch process as soon as it reports its second file, then run it again."""
+    import signal
+
+    need_shared()
+    for i, p in enumerate(sorted(RMFD.glob("*/*.jpg"))[4:16]):
+        (album / f"more_{i}.jpg").write_bytes(p.read_bytes())
+    out = tmp_path / "out"
+    env = {**os.environ, "UNMASKER_MODELS": str(tiny_models), "UNMASKER_ALLOW_UNTRAINED": "1"}
+    cmd = [sys.executable, "-m", "app", "batch", str(album), str(out), "--recursive", "--device", "cpu"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+    for line in proc.stderr:
+        if line.startswith("[2]"):
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (out / "report.csv").exists()  # it never got that far
+    for p in out.rglob("*"):
+        if p.is_file() and not p.name.startswith("."):
+            read_photo(p)  # every output present is whole
+    written_before = {p for p in out.rglob("*_unmasked.*") if not p.name.startswith(".")}
+    assert written_before  # it was killed part-way, not before it began
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert r.returncode == 1  # the broken files
+    assert not [p for p in out.rglob(".*") if p.is_file()]  # temporary files of the killed run are gone
+    rows = _rows(out / "report.csv")
+    assert len(rows) == len(_digest(album))
+    for p in written_before:
+        rel = p.relative_to(out)
+        row = next(r for r in rows.values() if r["output"] == str(rel))
+        assert row["status"] == "exists"

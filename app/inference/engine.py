@@ -37,6 +37,37 @@ class Unmasker:
         self.segmenter = segmenter.to(self.device).eval()
         self.generator = generator.to(self.device).eval()
         self.size = int(size)
+        self.notes: list[str] = []  # things the user should be told (a fallback to the CPU); see take_notes
+
+    def take_notes(self) -> list[str]:
+        notes, self.notes = self.notes, []
+        return notes
+
+    def _move(self, device: torch.device) -> None:
+        self.segmenter.to(device)
+        self.generator.to(device)
+
+    def _run(self, fn):
+        """fn(device) on the engine's device; when a GPU runs out of memory, that call is redone
+        on the CPU (and the engine returns to the GPU for the next one), with a note saying so."""
+        try:
+            return fn(self.device)
+        except torch.cuda.OutOfMemoryError:  # (torch.OutOfMemoryError since 2.5)
+            if self.device.type == "cpu":
+                raise UnmaskerError("out of memory: the photo is too large for this computer's memory") from None
+        log.warning("the GPU ran out of memory; redoing this on the CPU")
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        cpu = torch.device("cpu")
+        self._move(cpu)
+        try:
+            result = fn(cpu)
+        finally:
+            self._move(self.device)
+        note = "the GPU ran out of memory, so this photo was done on the CPU"
+        if note not in self.notes:
+            self.notes.append(note)
+        return result
 
     @classmethod
     def from_files(cls, segmenter_path: str | Path, inpainter_path: str | Path,
@@ -75,8 +106,8 @@ class Unmasker:
             )
         return engine
 
-    def _to_tensor(self, batch: np.ndarray) -> torch.Tensor:
-        t = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
+    def _to_tensor(self, batch: np.ndarray, device: torch.device) -> torch.Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
         return t.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)  # (B, 3, H, W) in [-1, 1]
 
     def _check_size(self, batch: np.ndarray) -> None:
@@ -87,9 +118,11 @@ class Unmasker:
         """Mask probability per pixel, float32 in [0, 1]."""
         batch, single = _as_batch(faces)
         self._check_size(batch)
-        with torch.inference_mode():
-            prob = self.segmenter(self._to_tensor(batch))[:, 0]
-        out = prob.float().cpu().numpy()
+        def run(device):
+            with torch.inference_mode():
+                return self.segmenter(self._to_tensor(batch, device))[:, 0].float().cpu().numpy()
+
+        out = self._run(run)
         return out[0] if single else out
 
     def inpaint(self, faces: np.ndarray, maps: np.ndarray) -> np.ndarray:
@@ -100,11 +133,14 @@ class Unmasker:
         maps = maps[None] if maps.ndim == 2 else maps
         if maps.shape != batch.shape[:3]:
             raise UnmaskerError(f"map shape {maps.shape} does not match faces {batch.shape[:3]}")
-        with torch.inference_mode():
-            m = torch.from_numpy(np.clip(maps, 0, 1)).to(self.device)[:, None]
-            out = self.generator(self._to_tensor(batch), m)
-            out = out.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
-        result = out.permute(0, 2, 3, 1).cpu().numpy()
+        def run(device):
+            with torch.inference_mode():
+                m = torch.from_numpy(np.clip(maps, 0, 1)).to(device)[:, None]
+                out = self.generator(self._to_tensor(batch, device), m)
+                out = out.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+                return out.permute(0, 2, 3, 1).cpu().numpy()
+
+        result = self._run(run)
         # Exactly the input where the map is 0, whatever rounding did.
         keep = (maps <= 0)[..., None]
         result = np.where(keep, batch, result)

@@ -52,10 +52,14 @@ def test_no_face_in_a_blank_photo(finder):
     assert finder.detect(np.full((300, 400, 3), 180, np.uint8)) == []
 
 
-def test_tiny_faces_are_skipped(finder):
+def test_tiny_faces_are_skipped(finder, caplog):
+    import logging
+
     photo = read_photo(EXAMPLE)
     small = photo.pixels[::4, ::4].copy()  # the face becomes ~25 px
-    assert finder.detect(small) == []
+    with caplog.at_level(logging.INFO, logger="app.faces"):
+        assert finder.detect(small) == []
+    assert "under 40 px" in caplog.text  # skipped with a reason
 
 
 def test_fan_engine_without_weights_says_so():

@@ -1,0 +1,248 @@
+"""The canvas: the photo at full resolution, the result layer, the editable mask overlay and the
+face boxes, with zoom and pan. Brush strokes edit the document's mask through app.maskedit and
+end as one undo step each."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QWheelEvent
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
+
+from app import maskedit
+
+MASK_COLOUR = (255, 40, 90)  # the overlay's colour
+
+
+def qimage_rgb(pixels: np.ndarray) -> QImage:
+    """A QImage sharing an (H, W, 3) uint8 array (kept alive on the image object)."""
+    pixels = np.ascontiguousarray(pixels)
+    img = QImage(pixels.data, pixels.shape[1], pixels.shape[0], pixels.strides[0], QImage.Format.Format_RGB888)
+    img._keep = pixels  # type: ignore[attr-defined]
+    return img
+
+
+class ImageItem(QGraphicsItem):
+    """Draws a QImage, only the exposed part: cheap on a 24-megapixel photo."""
+
+    def __init__(self, image: QImage) -> None:
+        super().__init__()
+        self.image = image
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+
+    def set_image(self, image: QImage) -> None:
+        self.prepareGeometryChange()
+        self.image = image
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, self.image.width(), self.image.height())
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        r = option.exposedRect.toAlignedRect().intersected(self.image.rect())
+        if not r.isEmpty():
+            painter.drawImage(r.topLeft(), self.image, r)
+
+
+class MaskOverlay(ImageItem):
+    """The mask as a translucent colour; updated region by region as the brush moves."""
+
+    def __init__(self, mask: np.ndarray, opacity: float = 0.5) -> None:
+        h, w = mask.shape
+        self.argb = np.zeros((h, w, 4), np.uint8)  # BGRA in memory = Format_ARGB32 on little-endian
+        self.argb[..., 0], self.argb[..., 1], self.argb[..., 2] = MASK_COLOUR[2], MASK_COLOUR[1], MASK_COLOUR[0]
+        img = QImage(self.argb.data, w, h, self.argb.strides[0], QImage.Format.Format_ARGB32)
+        super().__init__(img)
+        self.mask = mask
+        self.alpha = opacity
+        self.refresh()
+
+    def set_opacity_level(self, opacity: float) -> None:
+        self.alpha = float(np.clip(opacity, 0, 1))
+        self.refresh()
+
+    def refresh(self, rect: tuple[int, int, int, int] | None = None) -> None:
+        x, y, w, h = rect or (0, 0, self.mask.shape[1], self.mask.shape[0])
+        region = self.mask[y:y + h, x:x + w]
+        self.argb[y:y + h, x:x + w, 3] = (region.astype(np.float32) * self.alpha).astype(np.uint8)
+        # ARGB32 is not premultiplied: colour channels stay as they are.
+        self.update(QRectF(x, y, w, h))
+
+
+class Canvas(QGraphicsView):
+    """Signals: stroke_finished(Patch) after a brush or eraser stroke; box_drawn(x0, y0, x1, y1)
+    after a face box is drawn with the face tool; zoom_changed(factor)."""
+
+    stroke_finished = Signal(object)
+    box_drawn = Signal(float, float, float, float)
+    zoom_changed = Signal(float)
+
+    TOOLS = ("brush", "eraser", "face", "pan")
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setBackgroundBrush(QColor(48, 48, 48))
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        self.tool = "brush"
+        self.brush_size = 30.0
+        self.hardness = 0.8
+        self.photo_item: ImageItem | None = None
+        self.result_item: ImageItem | None = None
+        self.overlay: MaskOverlay | None = None
+        self.face_items: list[QGraphicsRectItem] = []
+        self._stroke_before: np.ndarray | None = None
+        self._last: tuple[float, float] | None = None
+        self._space = False
+        self._panning: QPointF | None = None
+        self._box_start: QPointF | None = None
+        self._box_item: QGraphicsRectItem | None = None
+
+    # -- content -------------------------------------------------------------------------
+    def set_photo(self, pixels: np.ndarray, mask: np.ndarray) -> None:
+        self.scene().clear()
+        self.face_items = []
+        self.photo_item = ImageItem(qimage_rgb(pixels))
+        self.scene().addItem(self.photo_item)
+        self.result_item = ImageItem(qimage_rgb(pixels))
+        self.result_item.setVisible(False)
+        self.scene().addItem(self.result_item)
+        self.overlay = MaskOverlay(mask)
+        self.scene().addItem(self.overlay)
+        self.setSceneRect(QRectF(0, 0, pixels.shape[1], pixels.shape[0]))
+        self.fit()
+
+    def set_result(self, pixels: np.ndarray | None) -> None:
+        if self.result_item is None:
+            return
+        if pixels is None:
+            self.result_item.setVisible(False)
+        else:
+            self.result_item.set_image(qimage_rgb(pixels))
+            self.result_item.setVisible(True)
+
+    def show_original(self, on: bool) -> None:
+        """Compare: hide the result layer (and the mask) while on."""
+        if self.result_item is not None and self.result_item.image is not None:
+            self.result_item.setOpacity(0.0 if on else 1.0)
+
+    def set_faces(self, boxes: list[tuple[float, float, float, float]], included: list[bool]) -> None:
+        for item in self.face_items:
+            self.scene().removeItem(item)
+        self.face_items = []
+        for (x0, y0, x1, y1), inc in zip(boxes, included):
+            item = QGraphicsRectItem(QRectF(x0, y0, x1 - x0, y1 - y0))
+            pen = QPen(QColor(80, 220, 120) if inc else QColor(160, 160, 160), 0)
+            pen.setCosmetic(True)
+            pen.setWidth(2)
+            if not inc:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            item.setPen(pen)
+            item.setZValue(10)
+            self.scene().addItem(item)
+            self.face_items.append(item)
+
+    def refresh_mask(self, rect=None) -> None:
+        if self.overlay is not None:
+            self.overlay.refresh(rect)
+
+    # -- zoom and pan --------------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def set_zoom(self, factor: float) -> None:
+        factor = float(np.clip(factor, 0.01, 32.0))
+        self.setTransform(self.transform().fromScale(factor, factor))
+        self.zoom_changed.emit(factor)
+
+    def zoom_by(self, step: float) -> None:
+        self.set_zoom(self.zoom * step)
+
+    def fit(self) -> None:
+        if self.photo_item is not None:
+            self.fitInView(self.photo_item, Qt.AspectRatioMode.KeepAspectRatio)
+            self.zoom_changed.emit(self.zoom)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(1.25 ** steps)
+
+    # -- input ---------------------------------------------------------------------------
+    def _image_pos(self, event) -> tuple[float, float]:
+        p = self.mapToScene(event.position().toPoint())
+        return p.x(), p.y()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.viewport().unsetCursor()
+            return
+        super().keyReleaseEvent(event)
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.MiddleButton or (event.button() == Qt.MouseButton.LeftButton and
+                                                             (self._space or self.tool == "pan")):
+            self._panning = event.position()
+            return
+        if event.button() != Qt.MouseButton.LeftButton or self.overlay is None:
+            return
+        if self.tool in ("brush", "eraser"):
+            self._stroke_before = self.overlay.mask.copy()
+            self._last = self._image_pos(event)
+            self._dab(*self._last)
+        elif self.tool == "face":
+            self._box_start = self.mapToScene(event.position().toPoint())
+            self._box_item = QGraphicsRectItem()
+            pen = QPen(QColor(255, 200, 0), 0)
+            pen.setCosmetic(True)
+            pen.setWidth(2)
+            self._box_item.setPen(pen)
+            self.scene().addItem(self._box_item)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._panning is not None:
+            delta = event.position() - self._panning
+            self._panning = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - int(delta.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
+            return
+        if self._last is not None:
+            p = self._image_pos(event)
+            for q in maskedit.stroke_points(self._last, p, self.brush_size / 2):
+                self._dab(*q)
+            self._last = p
+        elif self._box_start is not None and self._box_item is not None:
+            p = self.mapToScene(event.position().toPoint())
+            self._box_item.setRect(QRectF(self._box_start, p).normalized())
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._panning is not None:
+            self._panning = None
+            return
+        if self._last is not None and self.overlay is not None:
+            self._last = None
+            before, self._stroke_before = self._stroke_before, None
+            patch = maskedit.diff_patch(before, self.overlay.mask)
+            if patch is not None:
+                self.stroke_finished.emit(patch)
+        elif self._box_start is not None:
+            r = self._box_item.rect() if self._box_item else QRectF()
+            if self._box_item is not None:
+                self.scene().removeItem(self._box_item)
+            self._box_start, self._box_item = None, None
+            if r.width() >= 8 and r.height() >= 8:
+                self.box_drawn.emit(r.left(), r.top(), r.right(), r.bottom())
+
+    def _dab(self, x: float, y: float) -> None:
+        rect = maskedit.dab(self.overlay.mask, x, y, self.brush_size / 2, self.hardness, erase=self.tool == "eraser")
+        if rect is not None:
+            self.overlay.refresh(rect)

@@ -207,3 +207,82 @@ def test_command_line_opens_the_editor_for_photos():
     assert wants_editor([]) and wants_editor([str(EXAMPLE)])
     assert not wants_editor(["batch", "a", "b"]) and not wants_editor(["--version"])
     assert not wants_editor(["no-such-file.jpg"])
+
+
+def test_paste_and_drop_open_photos(qtbot, window):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
+
+    w = window
+    QGuiApplication.clipboard().setImage(QImage(str(EXAMPLE)))
+    w.paste()
+    qtbot.waitUntil(lambda: w.job is None and len(w.faces) > 0, timeout=60000)
+    assert w.path is None and w.original.shape == read_photo(EXAMPLE).pixels.shape
+    assert w.default_export_path().name == "pasted_unmasked.png"
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(PHOTO))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    w.dropEvent(drop)
+    qtbot.waitUntil(lambda: w.job is None and w.path == PHOTO, timeout=60000)
+
+
+def test_batch_from_the_window(qtbot, window, tmp_path):
+    from .conftest import RMFD
+
+    w = window
+    album = tmp_path / "album"
+    (album / "sub").mkdir(parents=True)
+    (album / "astronaut.jpg").write_bytes(EXAMPLE.read_bytes())
+    for i, p in enumerate(sorted(RMFD.glob("*/*.jpg"))[:3]):
+        (album / "sub" / f"r{i}.jpg").write_bytes(p.read_bytes())
+    (album / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    w.batch_action.trigger()
+    d = w.batch_dialog
+    assert d.isVisible()
+    d.in_edit.setText(str(album))
+    d.out_edit.setText(str(tmp_path / "out"))
+    d.recursive.setChecked(True)
+    qtbot.mouseClick(d.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: d.thread is None, timeout=120000)
+    assert d.summary is not None and len(d.results) == d.list.count() == 5
+    assert d.progress.value() == d.progress.maximum() == 5
+    rows = {r.input: r for r in d.results}
+    assert rows["broken.jpg"].status == "error" and rows["astronaut.jpg"].status == "unmasked"
+    item = next(d.list.item(i) for i in range(d.list.count()) if d.list.item(i).text().startswith("astronaut"))
+    assert not item.icon().isNull()  # thumbnail of the result
+    assert (tmp_path / "out" / "report.csv").exists()
+    # Open a result in the editor: the original opens, and export offers the batch's output.
+    d.list.setCurrentItem(item)
+    qtbot.mouseClick(d.open_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.job is None and w.path == album / "astronaut.jpg", timeout=60000)
+    assert w.default_export_path() == tmp_path / "out" / "astronaut_unmasked.jpg"
+    # A second start over the same folders resumes: nothing is redone.
+    qtbot.mouseClick(d.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: d.thread is None, timeout=120000)
+    assert rows["astronaut.jpg"].status == "unmasked"
+    assert {r.input: r.status for r in d.results}["astronaut.jpg"] == "exists"
+
+
+def test_batch_cancel_from_the_window(qtbot, window, tmp_path):
+    from .conftest import RMFD
+
+    w = window
+    album = tmp_path / "album"
+    album.mkdir()
+    for i, p in enumerate(sorted(RMFD.glob("*/*.jpg"))[:12]):
+        (album / f"r{i}.jpg").write_bytes(p.read_bytes())
+    w.show_batch()
+    d = w.batch_dialog
+    d.in_edit.setText(str(album))
+    d.out_edit.setText(str(tmp_path / "out"))
+    d.start()
+    qtbot.waitUntil(lambda: len(d.results) >= 1, timeout=60000)
+    qtbot.mouseClick(d.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: d.thread is None, timeout=60000)
+    statuses = [r.status for r in d.results]
+    assert "cancelled" in statuses and statuses.count("unmasked") + statuses.count("no_face") < 12
+    assert not [p for p in (tmp_path / "out").rglob(".*") if p.is_file()]
+    d.in_edit.setText(str(tmp_path / "nowhere"))
+    d.start()
+    assert "is not a folder" in d.error

@@ -98,6 +98,8 @@ class MainWindow(QMainWindow):
         self.faces: list = []
         self.included: list[bool] = []
         self.result: np.ndarray | None = None
+        self.export_target: Path | None = None  # where "Open in editor" from a batch re-exports to
+        self.batch_dialog = None
         self.undo = QUndoStack(self)
         self.exported_index = 0
         self.last_error = ""  # the last message shown in a dialog (tests read it)
@@ -149,6 +151,7 @@ class MainWindow(QMainWindow):
         self.open_action = self._action("&Open...", self.open_dialog, S.Open)
         self.paste_action = self._action("&Paste photo", self.paste, S.Paste)
         self.export_action = self._action("&Export...", self.export_dialog, "Ctrl+Shift+S")
+        self.batch_action = self._action("&Batch...", self.show_batch, "Ctrl+B")
         self.quit_action = self._action("&Quit", self.close, S.Quit)
         self.undo_action = self.undo.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
@@ -187,6 +190,8 @@ class MainWindow(QMainWindow):
         m.addAction(self.export_action)
         m.addAction(self.import_mask_action)
         m.addAction(self.export_mask_action)
+        m.addSeparator()
+        m.addAction(self.batch_action)
         m.addSeparator()
         m.addAction(self.quit_action)
         m = self.menuBar().addMenu("&Edit")
@@ -367,6 +372,7 @@ class MainWindow(QMainWindow):
         self.original = photo.pixels
         self.mask = np.zeros(self.original.shape[:2], np.uint8)
         self.faces, self.included, self.result = [], [], None
+        self.export_target = None
         self._initial_detection = True
         self.canvas.set_photo(self.original, self.mask)
         self.undo.clear()
@@ -633,7 +639,23 @@ class MainWindow(QMainWindow):
         return True
 
     # -- export --------------------------------------------------------------------------
+    def show_batch(self) -> None:
+        from app.ui.batch_dialog import BatchDialog
+
+        if self.batch_dialog is None:
+            self.batch_dialog = BatchDialog(self)
+            self.batch_dialog.open_in_editor.connect(self.open_batch_result)
+        self.batch_dialog.show()
+        self.batch_dialog.raise_()
+
+    def open_batch_result(self, source: str, output: str) -> None:
+        """A batch result to fix by hand: the original opens, and Export offers the batch's output."""
+        if self.open_path(Path(source)):
+            self.export_target = Path(output) if output else None
+
     def default_export_path(self) -> Path:
+        if self.export_target is not None:
+            return self.export_target
         if self.path is not None:
             return default_output_path(self.path)
         return Path(self.settings.value("paths/open", str(Path.home()))) / "pasted_unmasked.png"
@@ -643,9 +665,19 @@ class MainWindow(QMainWindow):
             return
         path, _ = QFileDialog.getSaveFileName(self, "Export the unmasked photo", str(self.default_export_path()),
                                               "JPEG (*.jpg *.jpeg);;PNG (*.png);;WebP (*.webp);;TIFF (*.tif *.tiff)")
-        if path:
-            # The dialog has already asked before replacing an existing file.
-            self.export_to(Path(path), overwrite=True)
+        if not path:
+            return
+        quality = None
+        if Path(path).suffix.lower() in (".jpg", ".jpeg", ".webp"):
+            from PySide6.QtWidgets import QInputDialog
+
+            quality, ok = QInputDialog.getInt(self, "Export quality", "Quality (1-100):",
+                                              int(self.settings.value("export/quality", 95)), 1, 100)
+            if not ok:
+                return
+            self.settings.setValue("export/quality", quality)
+        # The file dialog has already asked before replacing an existing file.
+        self.export_to(Path(path), quality=quality, overwrite=True)
 
     def export_to(self, path: Path, quality: int | None = None, overwrite: bool = False) -> bool:
         if self.result is None or self.photo is None:
@@ -683,8 +715,13 @@ def run(photos: list[str]) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("Unmasker")
     app.setApplicationName("Unmasker")
-    window = MainWindow()
-    window.show()
-    if photos:
-        QTimer.singleShot(0, lambda: window.open_path(Path(photos[0])))
+    # One window per photo given (or one empty window).
+    windows = []
+    for photo in photos or [None]:
+        window = MainWindow()
+        window.show()
+        if photo is not None:
+            QTimer.singleShot(0, lambda w=window, p=photo: w.open_path(Path(p)))
+        windows.append(window)
+    app._unmasker_windows = windows  # type: ignore[attr-defined]  # kept alive for the session
     return app.exec()

@@ -17,6 +17,7 @@ import importlib.util
 import io
 import logging
 import pickle
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -96,6 +97,9 @@ def _mtcnn():
 
 
 def _package_file(package: str, *parts: str) -> Path:
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle and Path(bundle, package, *parts).exists():  # inside a PyInstaller bundle
+        return Path(bundle, package, *parts)
     spec = importlib.util.find_spec(package)  # no import: face_recognition_models needs pkg_resources
     if spec is None or not spec.submodule_search_locations:
         raise FaceError(f"the package {package} is not installed")

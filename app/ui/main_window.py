@@ -712,9 +712,16 @@ def _default_finder():
 def run(photos: list[str]) -> int:
     import sys
 
+    import os
+
+    from PySide6.QtGui import QIcon
+
+    from app.paths import resources_dir
+
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("Unmasker")
     app.setApplicationName("Unmasker")
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "unmasker.png")))
     # One window per photo given (or one empty window).
     windows = []
     for photo in photos or [None]:
@@ -724,4 +731,6 @@ def run(photos: list[str]) -> int:
             QTimer.singleShot(0, lambda w=window, p=photo: w.open_path(Path(p)))
         windows.append(window)
     app._unmasker_windows = windows  # type: ignore[attr-defined]  # kept alive for the session
+    if os.environ.get("UNMASKER_QUIT_AFTER_SHOW") == "1":  # start-up timing: quit once the window is up
+        QTimer.singleShot(0, app.quit)
     return app.exec()

@@ -212,6 +212,15 @@ def test_maskedfacenet_labels_are_read_as_class_indices():
     assert set(np.unique(label)) == {0, 1, 2}
     ys = np.nonzero(label == 2)[0]
     assert ys.mean() > label.shape[0] / 2  # the mask class is on the lower face
+    from app.align import align_face
+    from app.faces import make_face_finder
+    from app.imageio import read_photo
+    from training.evaluate import label_to_crop
+
+    photo = read_photo(SHARED_DATA / "real_masked" / "maskedfacenet" / "CWM" / "images" / "00002.jpg")
+    face = make_face_finder("mtcnn").detect(photo.pixels)[0]
+    crop_truth = label_to_crop(label, align_face(photo.pixels, face.points5, 128))
+    assert 0.1 < crop_truth.mean() < 0.5 and crop_truth[75:95, 44:84].mean() > 0.8  # over the mouth
 
 
 def test_evaluate_writes_metrics_report_and_samples(faces_dir, tiny_models, tmp_path):

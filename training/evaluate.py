@@ -168,6 +168,11 @@ def _read_label(path: Path) -> np.ndarray | None:
         return None
 
 
+def label_to_crop(label: np.ndarray, aligned) -> np.ndarray:
+    """MaskedFace-Net's photo-space label map -> the mask class (2) on the aligned crop, bool."""
+    return warp_mask_to_crop((label == 2).astype(np.uint8) * 255, aligned) > 0.5
+
+
 def score_maskedfacenet(engine: Unmasker, root: Path, finder, limit: int) -> dict | None:
     """Segmentation against MaskedFace-Net's label maps (2 = mask), on the aligned face."""
     files = sorted(root.glob("*/images/*"))
@@ -194,8 +199,8 @@ def score_maskedfacenet(engine: Unmasker, root: Path, finder, limit: int) -> dic
             skipped += 1
             continue
         aligned = align_face(photo.pixels, face.points5, engine.size)
-        truth = warp_mask_to_crop((label == 2).astype(np.float32), aligned) > 0.5
-        pred = engine.segment(aligned.crop) > 0.5
+        truth = label_to_crop(label, aligned)
+        pred = clean_map(engine.segment(aligned.crop)) > 0.5
         s = seg_metrics(pred, truth)
         dice.append(s["dice"])
         acc.append(s["pixel_accuracy"])

@@ -124,7 +124,7 @@ def output_path(rel: Path, out_dir: Path, options: BatchOptions) -> Path:
     ext = rel.suffix.lower()
     if options.format != "same":
         ext = "." + options.format
-    elif ext not in FORMATS:  # e.g. .bmp or .gif in, which we do not write: PNG keeps every pixel
+    elif ext not in FORMATS:  # e.g. .gif or .jfif in, which we do not write: PNG keeps every pixel
         ext = ".png"
     return out_dir / rel.parent / f"{rel.stem}{options.suffix}{ext}"
 
@@ -173,6 +173,7 @@ class BatchRunner:
                 finish(r)
 
         inputs = list_inputs(in_dir, opts.recursive, exclude=out_dir if _inside(out_dir, in_dir) else None)
+        claimed: set[Path] = set()  # outputs given to an input in this run
         try:
             exhausted = False
             while True:
@@ -184,6 +185,11 @@ class BatchRunner:
                         break
                     rel = path.relative_to(in_dir)
                     out = output_path(rel, out_dir, opts)
+                    k = 2
+                    while out in claimed:  # a.gif and a.png would both become a_unmasked.png
+                        out = out.with_name(f"{rel.stem}{opts.suffix}-{k}{out.suffix}")
+                        k += 1
+                    claimed.add(out)
                     start = time.perf_counter()
                     if path.suffix.lower() not in READABLE:
                         pending_reads.append((path, rel, out, None, start))

@@ -143,6 +143,19 @@ def test_options_skip_format_and_masks(engine, finder, album, tmp_path):
     assert output_path(Path("a/b.gif"), out, BatchOptions()) == out / "a" / "b_unmasked.png"  # GIF is read, not written
 
 
+def test_two_inputs_never_share_an_output(engine, finder, tmp_path):
+    from PIL import Image
+
+    a = tmp_path / "in"
+    a.mkdir()
+    Image.open(EXAMPLE).save(a / "same.png")
+    Image.open(EXAMPLE).save(a / "same.gif")
+    summary = BatchRunner(engine, finder).run(a, tmp_path / "out")
+    outputs = sorted(r.output for r in summary.results)
+    assert outputs == ["same_unmasked-2.png", "same_unmasked.png"]
+    assert all(r.status == "unmasked" for r in summary.results)
+
+
 def test_output_inside_input_and_same_folder(engine, finder, album):
     with pytest.raises(Exception, match="must not be the input folder"):
         BatchRunner(engine, finder).run(album, album)

@@ -118,6 +118,7 @@ class Unmasker:
         """Mask probability per pixel, float32 in [0, 1]."""
         batch, single = _as_batch(faces)
         self._check_size(batch)
+
         def run(device):
             with torch.inference_mode():
                 return self.segmenter(self._to_tensor(batch, device))[:, 0].float().cpu().numpy()
@@ -133,6 +134,7 @@ class Unmasker:
         maps = maps[None] if maps.ndim == 2 else maps
         if maps.shape != batch.shape[:3]:
             raise UnmaskerError(f"map shape {maps.shape} does not match faces {batch.shape[:3]}")
+
         def run(device):
             with torch.inference_mode():
                 m = torch.from_numpy(np.clip(maps, 0, 1)).to(device)[:, None]

@@ -25,17 +25,22 @@ class NoFaceFound(UnmaskerError):
 
 def clean_map(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Stage 1's probability map -> a clean binary map: threshold, drop specks, fill pinholes,
-    keep the blobs that hold most of the mask."""
-    binary = (prob > threshold).astype(np.uint8)
-    n = binary.shape[0]
+    keep the blobs that hold most of the mask, and give back the thin parts (straps, ear loops)
+    that the opening cut but that are attached to those blobs."""
+    raw = (prob > threshold).astype(np.uint8)
+    n = raw.shape[0]
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, n // 64) | 1,) * 2)
-    binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, k)
+    binary = cv2.morphologyEx(raw, cv2.MORPH_OPEN, k)
     binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, k)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     if count > 2:
         areas = stats[1:, cv2.CC_STAT_AREA]
         keep = 1 + np.nonzero(areas >= 0.1 * areas.max())[0]
         binary = np.isin(labels, keep).astype(np.uint8)
+    if binary.any():
+        _, raw_labels = cv2.connectedComponents(raw, connectivity=8)
+        attached = np.unique(raw_labels[(binary > 0) & (raw > 0)])
+        binary |= np.isin(raw_labels, attached[attached > 0]).astype(np.uint8)
     return binary.astype(np.float32)
 
 

@@ -51,6 +51,13 @@ du -sh dist/unmasker "dist/unmasker-$VERSION-linux-$ARCH.tar.gz" "dist/unmasker_
 
 # Smoke test from inside the bundle, with no network.
 if unshare -rn true 2>/dev/null; then OFFLINE="unshare -rn"; else OFFLINE=""; echo "(unshare -n not allowed here: running without it)"; fi
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
 t0=$(date +%s.%N)
 env -u UNMASKER_MODELS QT_QPA_PLATFORM=offscreen $OFFLINE dist/unmasker/unmasker --self-test
-echo "self-test: $(echo "$(date +%s.%N) - $t0" | bc) s"
+echo "self-test: $(elapsed "$t0") s"
+# Start-up: from launch to the editor's window shown (the app quits right after).
+for run in first second; do
+  t0=$(date +%s.%N)
+  env UNMASKER_QUIT_AFTER_SHOW=1 QT_QPA_PLATFORM=offscreen dist/unmasker/unmasker
+  echo "editor start-up ($run run): $(elapsed "$t0") s"
+done

@@ -93,3 +93,19 @@ def test_real_photo_outside_mask_bit_identical(rmfd_photos, finder):
     region = warp_mask_to_photo(_grow(mask, 12), aligned, photo.pixels.shape[:2]) > 0
     assert np.array_equal(out[~region], photo.pixels[~region])
     assert (out[region] != photo.pixels[region]).any()
+
+
+def test_clean_map_keeps_attached_straps_and_drops_specks():
+    from app.pipeline import clean_map
+
+    prob = np.zeros((128, 128), np.float32)
+    cv2.ellipse(prob, (64, 80), (35, 25), 0, 0, 360, 0.9, -1)  # the mask
+    cv2.line(prob, (30, 76), (8, 40), 0.9, 1)  # an ear loop, one pixel wide, attached
+    prob[100:102, 60:62] = 0.1  # a pinhole inside
+    prob[10:12, 100:102] = 0.9  # a speck far away
+    out = clean_map(prob)
+    assert out.dtype == np.float32 and set(np.unique(out)) <= {0.0, 1.0}
+    assert out[80, 64] == 1 and out[100, 60] == 1  # the blob, pinhole filled
+    assert out[58, 19] == 1 or out[58, 20] == 1  # the strap survives the opening
+    assert out[10:12, 100:102].sum() == 0  # the speck does not
+    assert clean_map(np.zeros((64, 64), np.float32)).sum() == 0

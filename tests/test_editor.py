@@ -110,6 +110,9 @@ def test_unmask_on_the_worker_export_keeps_the_rest_of_the_photo(qtbot, window, 
     qtbot.waitUntil(lambda: w.job is None, timeout=120000)
     timer.stop()
     assert w.result is not None and w.undo.text(w.undo.count() - 1) == "Unmask"
+    assert not w.canvas.overlay.isVisible()  # the result shows, not the mask over it
+    w.set_tool("brush")
+    assert w.canvas.overlay.isVisible() and w.toggle_mask_action.isChecked()  # back to see what is painted
     assert max(gaps) < 0.1, f"the event loop was blocked for {max(gaps) * 1000:.0f} ms"
     assert "CPU" in w.device_label.text()
     out = tmp_path / "export.png"

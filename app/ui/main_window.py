@@ -287,6 +287,9 @@ class MainWindow(QMainWindow):
         for name, a in (("brush", self.brush_action), ("eraser", self.eraser_action), ("face", self.face_tool_action),
                         ("pan", self.pan_action)):
             a.setChecked(name == tool)
+        if tool in ("brush", "eraser") and not self.toggle_mask_action.isChecked():
+            self.toggle_mask_action.setChecked(True)  # painting a mask you cannot see helps nobody
+            self.toggle_mask()
 
     def set_brush_size(self, size: float) -> None:
         self.canvas.brush_size = float(np.clip(size, 2, 400))
@@ -572,7 +575,10 @@ class MainWindow(QMainWindow):
     def _unmasked(self, out) -> None:
         pixels, notes = out
         self.undo.push(ResultCommand(self, self.result, pixels))
-        self._message("Done. " + " ".join(notes) + " Hold \\ or the compare button to see the original.")
+        self.toggle_mask_action.setChecked(False)  # the result, not the mask over it (M shows it again)
+        self.toggle_mask()
+        self._message("Done. " + " ".join(notes) + " Hold \\ or the compare button to see the original; "
+                      "M shows the mask.")
         for n in notes:
             self._error("Unmasker", n[0].upper() + n[1:] + ".")
 
@@ -710,9 +716,8 @@ def _default_finder():
 
 
 def run(photos: list[str]) -> int:
-    import sys
-
     import os
+    import sys
 
     from PySide6.QtGui import QIcon
 

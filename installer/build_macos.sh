@@ -4,13 +4,13 @@
 # (There is no NVIDIA flavour on macOS: torch runs on the CPU, or Apple's GPU through MPS.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/python ] || python3.11 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q torch
-.venv/bin/python -m pip install -q -e ".[build]"
-VERSION=$(.venv/bin/python -c "import app; print(app.__version__)")
+[ -x build/venv/bin/python ] || python3.11 -m venv build/venv  # run-time packages only
+build/venv/bin/python -m pip install -q --upgrade pip
+build/venv/bin/python -m pip install -q torch
+build/venv/bin/python -m pip install -q ".[build]"
+VERSION=$(build/venv/bin/python -c "import app; print(app.__version__)")
 start=$(date +%s)
-.venv/bin/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller installer/unmasker.spec
+build/venv/bin/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller installer/unmasker.spec
 echo "build: $(( $(date +%s) - start )) s"
 dist/Unmasker.app/Contents/MacOS/unmasker --self-test
 rm -f "dist/Unmasker-$VERSION.dmg"

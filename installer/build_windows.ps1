@@ -4,18 +4,19 @@
 param([switch]$Cuda)
 $ErrorActionPreference = "Stop"
 Set-Location (Join-Path $PSScriptRoot "..")
-if (-not (Test-Path .venv\Scripts\python.exe)) { py -3.11 -m venv .venv }
-.venv\Scripts\python -m pip install --upgrade pip
+# Its own environment with the run-time packages only (a development .venv holds training tools).
+if (-not (Test-Path build\venv\Scripts\python.exe)) { py -3.11 -m venv build\venv }
+build\venv\Scripts\python -m pip install --upgrade pip
 if ($Cuda) {
     # NVIDIA flavour: torch's CUDA 12 build (about 2.5 GB more in the bundle).
-    .venv\Scripts\python -m pip install torch --index-url https://download.pytorch.org/whl/cu124
+    build\venv\Scripts\python -m pip install torch --index-url https://download.pytorch.org/whl/cu126
 } else {
-    .venv\Scripts\python -m pip install torch --index-url https://download.pytorch.org/whl/cpu
+    build\venv\Scripts\python -m pip install torch --index-url https://download.pytorch.org/whl/cpu
 }
-.venv\Scripts\python -m pip install -e ".[build]"
-$version = (.venv\Scripts\python -c "import app; print(app.__version__)").Trim()
+build\venv\Scripts\python -m pip install ".[build]"
+$version = (build\venv\Scripts\python -c "import app; print(app.__version__)").Trim()
 $sw = [Diagnostics.Stopwatch]::StartNew()
-.venv\Scripts\pyinstaller --noconfirm --clean --distpath dist --workpath build\pyinstaller installer\unmasker.spec
+build\venv\Scripts\pyinstaller --noconfirm --clean --distpath dist --workpath build\pyinstaller installer\unmasker.spec
 Write-Host "build: $($sw.Elapsed.TotalSeconds) s"
 # Smoke test from inside the bundle (disconnect the network first to prove nothing downloads).
 dist\unmasker\unmasker.exe --self-test

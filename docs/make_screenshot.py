@@ -68,8 +68,7 @@ def main(argv: list[str]) -> int:
     pair = cv2.resize(pair, None, fx=2, fy=2, interpolation=cv2.INTER_LANCZOS4)
     write_photo(Photo(np.ascontiguousarray(pair)), images / "example_result.png", overwrite=True)
     print(f"wrote {images / 'example_result.png'}")
-    w.undo.setClean()  # nothing to ask about on close
-    w.exported_index = w.undo.index()
+    w.exported_index = w.undo.index()  # nothing to ask about on close
     w.close()
     return 0
 

@@ -287,9 +287,8 @@ class MainWindow(QMainWindow):
         for name, a in (("brush", self.brush_action), ("eraser", self.eraser_action), ("face", self.face_tool_action),
                         ("pan", self.pan_action)):
             a.setChecked(name == tool)
-        if tool in ("brush", "eraser") and not self.toggle_mask_action.isChecked():
-            self.toggle_mask_action.setChecked(True)  # painting a mask you cannot see helps nobody
-            self.toggle_mask()
+        if tool in ("brush", "eraser"):
+            self.show_mask(True)  # painting a mask you cannot see helps nobody
 
     def set_brush_size(self, size: float) -> None:
         self.canvas.brush_size = float(np.clip(size, 2, 400))
@@ -305,6 +304,10 @@ class MainWindow(QMainWindow):
     def toggle_mask(self) -> None:
         if self.canvas.overlay is not None:
             self.canvas.overlay.setVisible(self.toggle_mask_action.isChecked())
+
+    def show_mask(self, on: bool) -> None:
+        self.toggle_mask_action.setChecked(on)
+        self.toggle_mask()
 
     def compare(self, on: bool) -> None:
         """While on, the original photo shows instead of the result (and the mask hides)."""
@@ -575,8 +578,7 @@ class MainWindow(QMainWindow):
     def _unmasked(self, out) -> None:
         pixels, notes = out
         self.undo.push(ResultCommand(self, self.result, pixels))
-        self.toggle_mask_action.setChecked(False)  # the result, not the mask over it (M shows it again)
-        self.toggle_mask()
+        self.show_mask(False)  # the result, not the mask over it (M shows it again)
         self._message("Done. " + " ".join(notes) + " Hold \\ or the compare button to see the original; "
                       "M shows the mask.")
         for n in notes:

@@ -29,12 +29,13 @@ import numpy as np
 from app.errors import UnmaskerError
 from app.fileutil import atomic_write_bytes
 from app.imageio import FORMATS, Photo, encode_photo, format_for, read_photo
-from app.pipeline import unmask_faces
+from app.pipeline import NO_MASK_TEXT, unmask_photo
 
 log = logging.getLogger(__name__)
 
 READABLE = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jfif"}
 STATUSES = ("unmasked", "no_face", "no_mask", "exists", "error", "unsupported", "cancelled")
+DONE = ("unmasked", "no_face", "no_mask")  # a photo with one of these has its output written
 REPORT_FIELDS = ("input", "output", "status", "faces_found", "faces_unmasked", "seconds", "error", "note")
 
 
@@ -153,6 +154,9 @@ class BatchRunner:
             log.info("removed %d temporary file(s) left by an interrupted batch", stale)
         opts = self.options
         summary = BatchSummary()
+        # What each photo got in an earlier run into this folder: a photo whose output exists keeps
+        # that (unmasked, no face, no mask) in the list and the report, rather than just "exists".
+        earlier = read_report(report) if report is not None else {}
         t0 = time.perf_counter()
         readers = ThreadPoolExecutor(opts.workers, thread_name_prefix="batch-read")
         writers = ThreadPoolExecutor(opts.workers, thread_name_prefix="batch-write")
@@ -212,6 +216,11 @@ class BatchRunner:
                     continue
                 if fut is None:
                     r.status, r.output = "exists", str(out.relative_to(out_dir))
+                    before = earlier.get(r.input)
+                    if before is not None and before.get("status") in DONE and before.get("output") == r.output:
+                        r.status, r.note = before["status"], _earlier(before.get("note", ""))
+                        r.faces_found = int(before.get("faces_found") or 0)
+                        r.faces_unmasked = int(before.get("faces_unmasked") or 0)
                     finish(r)
                     continue
                 write = self._process(fut, path, out, out_dir, rel, r)
@@ -235,12 +244,14 @@ class BatchRunner:
         opts = self.options
         try:
             photo: Photo = fut.result()
-            faces = self.finder.detect(photo.pixels)
-            r.faces_found = len(faces)
-            result = unmask_faces(photo.pixels, faces, self.engine) if faces else None
-            r.faces_unmasked = sum(f.unmasked for f in result.faces) if result else 0
-            notes = list(result.notes) if result else []
-            if not faces:
+            result = unmask_photo(photo.pixels, self.finder, self.engine)
+            r.faces_found = len(result.faces)
+            r.faces_unmasked = sum(f.unmasked for f in result.faces)
+            notes = list(result.notes)
+            if r.faces_found and r.faces_unmasked < r.faces_found:
+                left = [str(k + 1) for k, f in enumerate(result.faces) if not f.unmasked]
+                notes.append(f"face{'s' if len(left) > 1 else ''} {', '.join(left)}: {NO_MASK_TEXT}")
+            if not result.faces:
                 notes.append(f"no face found (faces under {getattr(self.finder, 'min_face', 40)} px are skipped)")
             r.note = "; ".join(notes)
         except (UnmaskerError, OSError, ValueError) as e:
@@ -289,6 +300,22 @@ def _inside(child: Path, parent: Path) -> bool:
         return True
     except ValueError:
         return False
+
+
+EARLIER = "done in an earlier run"
+
+
+def _earlier(note: str) -> str:
+    return note if EARLIER in note else "; ".join(n for n in (note, EARLIER) if n)
+
+
+def read_report(path: Path) -> dict[str, dict]:
+    """An earlier report's rows by input; {} when there is none or it cannot be read."""
+    try:
+        with open(path, newline="") as f:
+            return {row["input"]: row for row in csv.DictReader(f) if row.get("input")}
+    except (OSError, csv.Error, UnicodeDecodeError, KeyError):
+        return {}
 
 
 def write_report(summary: BatchSummary, path: Path) -> None:

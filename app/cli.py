@@ -106,6 +106,9 @@ def cmd_unmask(a: argparse.Namespace) -> int:
         raise NoFaceFound(f"{a.photo.name}: no face found (faces under 40 px are skipped); give one with --box X0,Y0,X1,Y1")
     _say(f"found {len(faces)} face(s); unmasking on {engine.device}")
     result = unmask_faces(photo.pixels, faces, engine, mask_in=mask_in, progress=_progress)
+    for k, f in enumerate(result.faces, 1):
+        if not f.unmasked:
+            _say(f"face {k}: {f.status}")
     for note in result.notes:
         _say(f"note: {note}")
     photo.pixels = result.pixels

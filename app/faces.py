@@ -41,6 +41,7 @@ class Face:
     score: float = 1.0
     points68: np.ndarray | None = None  # (68, 2) iBUG order
     manual: bool = False  # the box was drawn by the user
+    mask_found: bool | None = None  # stage 1's decision for this face (None: not asked yet)
 
     @property
     def width(self) -> float:

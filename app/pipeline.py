@@ -51,6 +51,12 @@ class FaceResult:
     map: np.ndarray  # (N, N) float32 binary map used for the fill
     filled: np.ndarray  # (N, N, 3) uint8 crop after stage 2
     unmasked: bool = True  # False: stage 1 found no mask on this face, which was left as it was
+    coverage: float = 0.0  # share of the crop stage 1's tidied map covers: the mask / no mask decision
+
+    @property
+    def status(self) -> str:
+        """What happened to this face, in the words the Faces list, the CLI and the batch use."""
+        return "unmasked" if self.unmasked else NO_MASK_TEXT
 
 
 @dataclass
@@ -68,44 +74,92 @@ def find_faces(pixels: np.ndarray, finder: FaceFinder, boxes=None) -> list[Face]
     return finder.detect(pixels)
 
 
-MIN_MASK_FRACTION = 0.01  # a face whose map covers less of its crop wears no mask
+# The mask / no mask decision: a face whose tidied stage 1 map covers less than this share of its
+# aligned crop wears no mask and is left untouched. Calibrated with `python -m benchmarks.real_photos
+# --calibrate` on the tuning part of the real scenes and MaskedFace-Net (never on the held-out part).
+MIN_MASK_FRACTION = 0.01
+NO_MASK_TEXT = "no mask found, left untouched"
+
+
+@dataclass
+class FaceMask:
+    """Stage 1's answer for one face."""
+    aligned: AlignedFace
+    map: np.ndarray  # (N, N) float32 {0, 1}, the tidied map; all zero when the face wears no mask
+    coverage: float  # share of the crop the tidied map covered, before the decision
+
+    @property
+    def has_mask(self) -> bool:
+        return bool(self.map.any())
+
+
+def find_masks(pixels: np.ndarray, faces: list[Face], engine, progress: Progress | None = None,
+               batch_size: int = 8, min_mask_fraction: float = MIN_MASK_FRACTION) -> list[FaceMask]:
+    """Stage 1 for every face, the one place it runs (CLI, batch, editor): align, segment, tidy,
+    and decide mask / no mask. A face whose tidied map covers less than `min_mask_fraction` of
+    its crop wears no mask, and its map is emptied."""
+    report = progress or (lambda _what, _done: None)
+    aligned = [align_face(pixels, f.points5, engine.size) for f in faces]
+    out: list[FaceMask] = []
+    for i in range(0, len(aligned), batch_size):
+        report("finding the masks", i / max(1, len(aligned)))
+        chunk = aligned[i:i + batch_size]
+        probs = engine.segment(np.stack([a.crop for a in chunk]))
+        for a, p in zip(chunk, probs):
+            m = clean_map(p)
+            coverage = float(m.mean())
+            out.append(FaceMask(a, m if coverage >= min_mask_fraction else np.zeros_like(m), coverage))
+    return out
 
 
 def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndarray | None = None,
                  progress: Progress | None = None, batch_size: int = 8,
                  min_mask_fraction: float = MIN_MASK_FRACTION) -> UnmaskResult:
     """Fill every masked face. `mask_in` (H, W) uint8 is a photo-space map the user drew or
-    fixed; where given it replaces stage 1 for all faces. Faces whose stage 1 map covers less than
-    `min_mask_fraction` of the crop wear no mask and are left untouched."""
+    fixed; where given it replaces stage 1 for all faces. Faces stage 1 judges to wear no mask
+    (`find_masks`) are left untouched."""
     if not faces:
         raise NoFaceFound("no face was found in the photo; draw a face box by hand")
     report = progress or (lambda _what, _done: None)
-    aligned = [align_face(pixels, f.points5, engine.size) for f in faces]
-    crops = np.stack([a.crop for a in aligned])
-    maps = np.empty(crops.shape[:3], np.float32)
-    for i in range(0, len(crops), batch_size):
-        report("finding the masks", i / len(crops))
-        if mask_in is None:
-            probs = engine.segment(crops[i:i + batch_size])
-            maps[i:i + batch_size] = [clean_map(p) for p in probs]
-        else:
-            maps[i:i + batch_size] = [(warp_mask_to_crop(mask_in, a) > 0.5).astype(np.float32) for a in aligned[i:i + batch_size]]
-    filled = np.empty_like(crops)
-    for i in range(0, len(crops), batch_size):
-        report("filling the faces", i / len(crops))
-        filled[i:i + batch_size] = engine.inpaint(crops[i:i + batch_size], maps[i:i + batch_size])
+    # Progress is the whole job's: finding the masks 0-30 %, filling 30-80 %, blending 80-100 %.
+    if mask_in is None:
+        masks = find_masks(pixels, faces, engine, lambda what, f: report(what, 0.3 * f), batch_size,
+                           min_mask_fraction)
+    else:
+        masks = []
+        for f in faces:
+            a = align_face(pixels, f.points5, engine.size)
+            m = (warp_mask_to_crop(mask_in, a) > 0.5).astype(np.float32)
+            masks.append(FaceMask(a, m, float(m.mean())))
+    todo = [k for k, fm in enumerate(masks) if fm.has_mask]
+    filled: dict[int, np.ndarray] = {}
+    for i in range(0, len(todo), batch_size):
+        report("filling the faces", 0.3 + 0.5 * i / len(todo))
+        ks = todo[i:i + batch_size]
+        done = engine.inpaint(np.stack([masks[k].aligned.crop for k in ks]), np.stack([masks[k].map for k in ks]))
+        filled.update(zip(ks, done))
     out = pixels
     photo_map = np.zeros(pixels.shape[:2], np.uint8)
     results = []
-    for k, (face, a, m, f) in enumerate(zip(faces, aligned, maps, filled)):
-        report("blending into the photo", k / len(faces))
-        if mask_in is None and m.mean() < min_mask_fraction:
-            results.append(FaceResult(face=face, aligned=a, map=np.zeros_like(m), filled=a.crop, unmasked=False))
+    for k, (face, fm) in enumerate(zip(faces, masks)):
+        report("blending into the photo", 0.8 + 0.2 * k / len(faces))
+        if k not in filled:
+            results.append(FaceResult(face=face, aligned=fm.aligned, map=fm.map, filled=fm.aligned.crop,
+                                      unmasked=False, coverage=fm.coverage))
             continue
-        out = paste_back(out, a, f, m)
-        np.maximum(photo_map, warp_mask_to_photo(m, a, pixels.shape[:2]), out=photo_map)
-        results.append(FaceResult(face=face, aligned=a, map=m, filled=f))
+        out = paste_back(out, fm.aligned, filled[k], fm.map)
+        np.maximum(photo_map, warp_mask_to_photo(fm.map, fm.aligned, pixels.shape[:2]), out=photo_map)
+        results.append(FaceResult(face=face, aligned=fm.aligned, map=fm.map, filled=filled[k], coverage=fm.coverage))
     report("done", 1.0)
     notes = engine.take_notes() if hasattr(engine, "take_notes") else []
     return UnmaskResult(pixels=out if out is not pixels else pixels.copy(), photo_map=photo_map, faces=results,
                         notes=notes)
+
+
+def unmask_photo(pixels: np.ndarray, finder: FaceFinder, engine, progress: Progress | None = None) -> UnmaskResult:
+    """The whole automatic path for one photo, as `unmasker batch` runs it: find the faces, then
+    unmask_faces. With no face found, the photo comes back unchanged with an empty face list."""
+    faces = finder.detect(pixels)
+    if not faces:
+        return UnmaskResult(pixels=pixels.copy(), photo_map=np.zeros(pixels.shape[:2], np.uint8))
+    return unmask_faces(pixels, faces, engine, progress=progress)

@@ -113,6 +113,24 @@ def test_cancel_leaves_no_partial_files_and_the_rest_resumes(engine, finder, alb
     assert any(r.status == "unmasked" for r in second.results)
 
 
+def test_a_cancelled_batch_started_again_keeps_what_each_photo_got(engine, finder, album, tmp_path):
+    """Cancel, start again: the report is not overwritten with "exists" for the photos the first
+    run did; each keeps its status (unmasked, no face, no mask) and its counts."""
+    out, report = tmp_path / "out", tmp_path / "out" / "report.csv"
+    cancel = threading.Event()
+    first = BatchRunner(engine, finder, BatchOptions(recursive=True), cancel,
+                        lambda r, n: cancel.set() if n == 3 else None).run(album, out, report)
+    done = {r.input: r for r in first.results if r.status in ("unmasked", "no_face", "no_mask")}
+    assert len(done) >= 2
+    second = BatchRunner(engine, finder, BatchOptions(recursive=True)).run(album, out, report)
+    rows = _rows(report)
+    for name, r in done.items():
+        assert rows[name]["status"] == r.status and "earlier run" in rows[name]["note"], rows[name]
+        assert int(rows[name]["faces_found"]) == r.faces_found
+    assert not any(r.status == "exists" for r in second.results)
+    assert len(rows) == len(second.results) > len(done)
+
+
 def test_a_failed_write_is_reported_and_the_batch_goes_on(engine, finder, album, tmp_path, monkeypatch):
     import app.batch as batch
 

@@ -4,13 +4,27 @@ end as one undo step each."""
 from __future__ import annotations
 
 import numpy as np
+from pathlib import Path
+
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
 
 from app import maskedit
 
-MASK_COLOUR = (255, 40, 90)  # the overlay's colour
+MASK_COLOUR = (255, 40, 90)  # the overlay's default colour
+# Overlay colours offered when the default would not stand out from the photo.
+CONTRASTING = ((255, 40, 90), (40, 220, 60), (30, 200, 255), (255, 220, 0), (60, 60, 255))
+
+
+def contrasting_colour(pixels: np.ndarray, region: np.ndarray | None = None) -> tuple[int, int, int]:
+    """The overlay colour, among CONTRASTING, farthest from the photo's colours in `region` (a bool
+    map, e.g. the faces; the whole photo when None): a pink mask gets a green overlay."""
+    sample = pixels[region] if region is not None and region.any() else pixels.reshape(-1, 3)
+    sample = sample[:: max(1, len(sample) // 20000)].astype(np.float32)
+    # The share of sampled pixels close to each candidate: the one the photo least resembles wins.
+    near = [float((np.linalg.norm(sample - np.array(c, np.float32), axis=1) < 90).mean()) for c in CONTRASTING]
+    return CONTRASTING[int(np.argmin(near))]
 
 
 def qimage_rgb(pixels: np.ndarray) -> QImage:
@@ -46,14 +60,18 @@ class ImageItem(QGraphicsItem):
 class MaskOverlay(ImageItem):
     """The mask as a translucent colour; updated region by region as the brush moves."""
 
-    def __init__(self, mask: np.ndarray, opacity: float = 0.5) -> None:
+    def __init__(self, mask: np.ndarray, opacity: float = 0.5, colour: tuple[int, int, int] = MASK_COLOUR) -> None:
         h, w = mask.shape
         self.argb = np.zeros((h, w, 4), np.uint8)  # BGRA in memory = Format_ARGB32 on little-endian
-        self.argb[..., 0], self.argb[..., 1], self.argb[..., 2] = MASK_COLOUR[2], MASK_COLOUR[1], MASK_COLOUR[0]
         img = QImage(self.argb.data, w, h, self.argb.strides[0], QImage.Format.Format_ARGB32)
         super().__init__(img)
         self.mask = mask
         self.alpha = opacity
+        self.set_colour(colour)
+
+    def set_colour(self, colour: tuple[int, int, int]) -> None:
+        self.colour = tuple(int(c) for c in colour)
+        self.argb[..., 0], self.argb[..., 1], self.argb[..., 2] = self.colour[2], self.colour[1], self.colour[0]
         self.refresh()
 
     def set_opacity_level(self, opacity: float) -> None:
@@ -75,6 +93,7 @@ class Canvas(QGraphicsView):
     stroke_finished = Signal(object)
     box_drawn = Signal(float, float, float, float)
     zoom_changed = Signal(float)
+    files_dropped = Signal(list)  # [Path]: photos dropped on the canvas
 
     TOOLS = ("brush", "eraser", "face", "pan")
 
@@ -97,6 +116,10 @@ class Canvas(QGraphicsView):
         self._panning: QPointF | None = None
         self._box_start: QPointF | None = None
         self._box_item: QGraphicsRectItem | None = None
+        self._hover: QPointF | None = None  # the cursor in scene coordinates, for the brush outline
+        self.mask_colour = MASK_COLOUR
+        self.setAcceptDrops(True)
+        self.viewport().setMouseTracking(True)  # the outline follows the cursor without a button down
 
     # -- content -------------------------------------------------------------------------
     def set_photo(self, pixels: np.ndarray, mask: np.ndarray) -> None:
@@ -107,7 +130,7 @@ class Canvas(QGraphicsView):
         self.result_item = ImageItem(qimage_rgb(pixels))
         self.result_item.setVisible(False)
         self.scene().addItem(self.result_item)
-        self.overlay = MaskOverlay(mask)
+        self.overlay = MaskOverlay(mask, colour=self.mask_colour)
         self.scene().addItem(self.overlay)
         self.setSceneRect(QRectF(0, 0, pixels.shape[1], pixels.shape[0]))
         self.fit()
@@ -164,10 +187,107 @@ class Canvas(QGraphicsView):
             self.fitInView(self.photo_item, Qt.AspectRatioMode.KeepAspectRatio)
             self.zoom_changed.emit(self.zoom)
 
+    def set_mask_colour(self, colour: tuple[int, int, int]) -> None:
+        self.mask_colour = tuple(int(c) for c in colour)
+        if self.overlay is not None:
+            self.overlay.set_colour(self.mask_colour)
+
     def wheelEvent(self, event: QWheelEvent) -> None:
+        """Zoom about the point under the cursor: it stays under the cursor."""
         steps = event.angleDelta().y() / 120.0
-        if steps:
-            self.zoom_by(1.25 ** steps)
+        if not steps:
+            return
+        at = event.position()
+        fixed = self.mapToScene(at.toPoint())
+        anchor = self.transformationAnchor()
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.zoom_by(1.25 ** steps)
+        self.setTransformationAnchor(anchor)
+        # Scroll so that `fixed` is under the cursor again.
+        centre = QPointF(self.viewport().width() / 2, self.viewport().height() / 2)
+        self.centerOn(fixed - (at - centre) / self.zoom)
+        self.viewport().update()
+
+    # -- the brush outline ---------------------------------------------------------------
+    def brush_outline(self) -> tuple[QPointF, float, float] | None:
+        """(centre in scene coordinates, radius, hardness radius) of the outline drawn at the
+        cursor for the brush and the eraser, or None when it is not shown."""
+        if self._hover is None or self.tool not in ("brush", "eraser") or self.overlay is None or self._space:
+            return None
+        r = self.brush_size / 2
+        return self._hover, r, r * self.hardness
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        outline = self.brush_outline()
+        if outline is None:
+            return
+        c, r, inner = outline
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for colour, width in ((QColor(0, 0, 0, 200), 3), (QColor(255, 255, 255, 230), 1)):  # visible on any photo
+            pen = QPen(colour, width)
+            pen.setCosmetic(True)  # the same line width at any zoom; the circle itself follows the zoom
+            painter.setPen(pen)
+            painter.drawEllipse(c, r, r)
+        if 0 < inner < r:  # where the brush stops being full strength
+            pen = QPen(QColor(255, 255, 255, 160), 1, Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.drawEllipse(c, inner, inner)
+
+    def _set_hover(self, pos: QPointF | None) -> None:
+        old = self.brush_outline()
+        self._hover = pos
+        new = self.brush_outline()
+        for o in (old, new):  # repaint only around the old and the new outline
+            if o is not None:
+                pad = o[1] + 4 / max(self.zoom, 1e-3)
+                self.scene().update(QRectF(o[0].x() - pad, o[0].y() - pad, 2 * pad, 2 * pad))
+        cursor = Qt.CursorShape.CrossCursor if new is not None else None
+        if cursor is None:
+            self.viewport().unsetCursor()
+        else:
+            self.viewport().setCursor(cursor)
+
+    def set_tool(self, tool: str) -> None:
+        self.tool = tool
+        self._set_hover(self._hover)
+
+    def set_brush(self, size: float | None = None, hardness: float | None = None) -> None:
+        if size is not None:
+            self.brush_size = float(size)
+        if hardness is not None:
+            self.hardness = float(hardness)
+        self._set_hover(self._hover)
+
+    def leaveEvent(self, event) -> None:
+        self._set_hover(None)
+        super().leaveEvent(event)
+
+    # -- dropping photos -----------------------------------------------------------------
+    @staticmethod
+    def _local_files(event) -> list[Path]:
+        md = event.mimeData()
+        return [Path(u.toLocalFile()) for u in md.urls() if u.isLocalFile()] if md.hasUrls() else []
+
+    def dragEnterEvent(self, event) -> None:
+        if self._local_files(event):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:  # the scene has no drop targets: accept over the whole view
+        if self._local_files(event):
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event) -> None:
+        files = self._local_files(event)
+        if files:
+            event.acceptProposedAction()
+            self.files_dropped.emit(files)
+        else:
+            super().dropEvent(event)
 
     # -- input ---------------------------------------------------------------------------
     def _image_pos(self, event) -> tuple[float, float]:
@@ -177,6 +297,7 @@ class Canvas(QGraphicsView):
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
+            self._set_hover(self._hover)
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             return
         super().keyPressEvent(event)
@@ -185,6 +306,7 @@ class Canvas(QGraphicsView):
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = False
             self.viewport().unsetCursor()
+            self._set_hover(self._hover)
             return
         super().keyReleaseEvent(event)
 
@@ -209,6 +331,7 @@ class Canvas(QGraphicsView):
             self.scene().addItem(self._box_item)
 
     def mouseMoveEvent(self, event) -> None:
+        self._set_hover(self.mapToScene(event.position().toPoint()))
         if self._panning is not None:
             delta = event.position() - self._panning
             self._panning = event.position()

@@ -8,16 +8,18 @@ from pathlib import Path
 import numpy as np
 import shiboken6
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QUndoCommand, QUndoStack
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QListWidget,
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QImage, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (QApplication, QColorDialog, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSlider,
                                QToolBar, QUndoView, QWidget)
 
 from app import maskedit
-from app.align import align_face, warp_mask_to_photo
+from app.align import warp_mask_to_photo
 from app.errors import UnmaskerError
 from app.imageio import Photo, default_output_path, read_photo, write_photo
-from app.ui.canvas import Canvas
+from app.pipeline import NO_MASK_TEXT
+from app.ui.canvas import Canvas, contrasting_colour
+from app.ui.icons import icon
 from app.ui.worker import Job
 
 log = logging.getLogger(__name__)
@@ -108,11 +110,13 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.canvas.stroke_finished.connect(self._stroke_done)
         self.canvas.box_drawn.connect(self.add_face_box)
+        self.canvas.files_dropped.connect(lambda files: self.open_path(files[0]))
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         self._build_docks()
         self._build_actions()
         self._build_status()
-        self.undo.cleanChanged.connect(lambda _c: self._update_title())
+        self._add_tooltips()
+        self.undo.indexChanged.connect(lambda _i: self._update_title())  # every edit, also after an export
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -137,20 +141,33 @@ class MainWindow(QMainWindow):
         dock2.setWidget(self.history)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock2)
 
-    def _action(self, text: str, slot, shortcut=None, checkable=False) -> QAction:
+    def _action(self, text: str, slot, shortcut=None, checkable=False, tip: str = "", icon_name: str = "") -> QAction:
         a = QAction(text, self)
         if shortcut is not None:
             a.setShortcut(QKeySequence(shortcut))
         a.setCheckable(checkable)
         a.triggered.connect(slot)
+        if tip:
+            a.setStatusTip(tip)
+        if icon_name:
+            a.setIcon(icon(icon_name))
         self.addAction(a)
         return a
 
+    def _add_tooltips(self) -> None:
+        """Every action's tooltip: what it does, and its shortcut."""
+        for a in self.actions():
+            keys = a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            what = a.statusTip() or a.text().replace("&", "").rstrip(".")
+            a.setToolTip(f"{what} ({keys})" if keys else what)
+
     def _build_actions(self) -> None:
         S = QKeySequence.StandardKey
-        self.open_action = self._action("&Open...", self.open_dialog, S.Open)
+        self.open_action = self._action("&Open...", self.open_dialog, S.Open, icon_name="open",
+                                        tip="Open a photo")
         self.paste_action = self._action("&Paste photo", self.paste, S.Paste)
-        self.export_action = self._action("&Export...", self.export_dialog, "Ctrl+Shift+S")
+        self.export_action = self._action("&Export...", self.export_dialog, "Ctrl+Shift+S", icon_name="export",
+                                          tip="Export the unmasked photo beside the original")
         self.batch_action = self._action("&Batch...", self.show_batch, "Ctrl+B")
         self.quit_action = self._action("&Quit", self.close, S.Quit)
         self.undo_action = self.undo.createUndoAction(self, "&Undo")
@@ -158,7 +175,8 @@ class MainWindow(QMainWindow):
         self.redo_action = self.undo.createRedoAction(self, "&Redo")
         self.redo_action.setShortcut(QKeySequence("Ctrl+Shift+Z"))
         self.detect_action = self._action("&Find faces again", self.detect, "Ctrl+D")
-        self.unmask_action = self._action("&Unmask", self.unmask, "Ctrl+Return")
+        self.unmask_action = self._action("&Unmask", self.unmask, "Ctrl+Return", icon_name="unmask",
+                                          tip="Fill the masked part of every ticked face")
         self.cancel_action = self._action("&Cancel", self.cancel_job, "Esc")
         self.grow_action = self._action("&Grow mask", lambda: self.mask_op("Grow mask", 3), "Ctrl+]")
         self.shrink_action = self._action("&Shrink mask", lambda: self.mask_op("Shrink mask", -3), "Ctrl+[")
@@ -169,13 +187,24 @@ class MainWindow(QMainWindow):
         self.toggle_mask_action = self._action("Show &mask", self.toggle_mask, "M", checkable=True)
         self.toggle_mask_action.setChecked(True)
         self.zoom_in_action = self._action("Zoom &in", lambda: self.canvas.zoom_by(1.25), S.ZoomIn)
+        # Ctrl+= as well: on most keyboards "+" needs Shift, and every photo editor takes Ctrl+=.
+        self.zoom_in_action.setShortcuts([*QKeySequence.keyBindings(S.ZoomIn), QKeySequence("Ctrl+=")])
         self.zoom_out_action = self._action("Zoom &out", lambda: self.canvas.zoom_by(0.8), S.ZoomOut)
         self.fit_action = self._action("&Fit", self.canvas.fit, "Ctrl+0")
         self.actual_action = self._action("&100 %", lambda: self.canvas.set_zoom(1.0), "Ctrl+1")
-        self.brush_action = self._action("&Brush", lambda: self.set_tool("brush"), "B", checkable=True)
-        self.eraser_action = self._action("&Eraser", lambda: self.set_tool("eraser"), "E", checkable=True)
-        self.face_tool_action = self._action("&Draw a face box", lambda: self.set_tool("face"), "F", checkable=True)
-        self.pan_action = self._action("&Hand", lambda: self.set_tool("pan"), "H", checkable=True)
+        self.brush_action = self._action("&Brush", lambda: self.set_tool("brush"), "B", checkable=True,
+                                         icon_name="brush", tip="Brush: paint what should be filled")
+        self.eraser_action = self._action("&Eraser", lambda: self.set_tool("eraser"), "E", checkable=True,
+                                          icon_name="eraser", tip="Eraser: take parts out of the mask")
+        self.face_tool_action = self._action("&Draw a face box", lambda: self.set_tool("face"), "F", checkable=True,
+                                             icon_name="face", tip="Draw a box around a face detection missed")
+        self.pan_action = self._action("&Hand", lambda: self.set_tool("pan"), "H", checkable=True, icon_name="pan",
+                                       tip="Hand: drag to move around the photo (or hold Space)")
+        self.auto_colour_action = self._action("Mask colour: &automatic", self.set_auto_mask_colour, checkable=True,
+                                               tip="Pick an overlay colour that stands out from the faces")
+        self.auto_colour_action.setChecked(self.settings.value("mask/colour", "auto") == "auto")
+        self.mask_colour_action = self._action("Mask &colour...", self.choose_mask_colour,
+                                               tip="Choose the colour of the mask overlay")
         self.brush_action.setChecked(True)
         self._action("Smaller brush", lambda: self.set_brush_size(self.canvas.brush_size / 1.25), "[")
         self._action("Larger brush", lambda: self.set_brush_size(self.canvas.brush_size * 1.25), "]")
@@ -202,36 +231,43 @@ class MainWindow(QMainWindow):
         for a in (self.detect_action, self.unmask_action, self.cancel_action):
             m.addAction(a)
         m = self.menuBar().addMenu("&View")
-        for a in (self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_action, self.toggle_mask_action):
+        for a in (self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_action, self.toggle_mask_action,
+                  self.mask_colour_action, self.auto_colour_action):
             m.addAction(a)
         m = self.menuBar().addMenu("&Help")
         m.addAction(about)
 
         tb = QToolBar("Tools", self)
         tb.setObjectName("tools")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.addToolBar(tb)
         for a in (self.open_action, self.export_action, None, self.brush_action, self.eraser_action,
                   self.face_tool_action, self.pan_action, None):
             tb.addSeparator() if a is None else tb.addAction(a)
         tb.addWidget(QLabel(" Size "))
-        self.size_slider = self._slider(2, 400, int(self.canvas.brush_size), self.set_brush_size)
+        self.size_slider = self._slider(2, 400, int(self.canvas.brush_size), self.set_brush_size,
+                                        "Brush size in photo pixels ([ smaller, ] larger)")
         tb.addWidget(self.size_slider)
         tb.addWidget(QLabel(" Hardness "))
         self.hardness_slider = self._slider(0, 100, int(self.canvas.hardness * 100),
-                                            lambda v: setattr(self.canvas, "hardness", v / 100))
+                                            lambda v: self.canvas.set_brush(hardness=v / 100),
+                                            "Brush hardness: 100 % paints a sharp edge, less a soft one")
         tb.addWidget(self.hardness_slider)
         tb.addWidget(QLabel(" Opacity "))
-        self.opacity_slider = self._slider(0, 100, 50, self.set_mask_opacity)
+        self.opacity_slider = self._slider(0, 100, 50, self.set_mask_opacity,
+                                           "How strongly the mask overlay covers the photo (M hides it)")
         tb.addWidget(self.opacity_slider)
         tb.addSeparator()
         tb.addAction(self.unmask_action)
         self.compare_button = QPushButton("Hold to compare")
+        self.compare_button.setToolTip("Hold to see the original photo (or hold \\)")
         self.compare_button.pressed.connect(lambda: self.compare(True))
         self.compare_button.released.connect(lambda: self.compare(False))
         tb.addWidget(self.compare_button)
 
-    def _slider(self, lo: int, hi: int, value: int, slot) -> QSlider:
+    def _slider(self, lo: int, hi: int, value: int, slot, tip: str) -> QSlider:
         s = QSlider(Qt.Orientation.Horizontal)
+        s.setToolTip(tip)
         s.setRange(lo, hi)
         s.setValue(value)
         s.setFixedWidth(110)
@@ -245,6 +281,7 @@ class MainWindow(QMainWindow):
         self.progress.setFixedWidth(160)
         self.progress.setVisible(False)
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the work in progress (Esc)")
         self.cancel_button.clicked.connect(self.cancel_job)
         self.cancel_button.setVisible(False)
         self.zoom_label = QLabel("")
@@ -283,7 +320,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.setVisible(busy)
 
     def set_tool(self, tool: str) -> None:
-        self.canvas.tool = tool
+        self.canvas.set_tool(tool)
         for name, a in (("brush", self.brush_action), ("eraser", self.eraser_action), ("face", self.face_tool_action),
                         ("pan", self.pan_action)):
             a.setChecked(name == tool)
@@ -291,7 +328,7 @@ class MainWindow(QMainWindow):
             self.show_mask(True)  # painting a mask you cannot see helps nobody
 
     def set_brush_size(self, size: float) -> None:
-        self.canvas.brush_size = float(np.clip(size, 2, 400))
+        self.canvas.set_brush(size=float(np.clip(size, 2, 400)))
         if self.size_slider.value() != int(self.canvas.brush_size):
             self.size_slider.blockSignals(True)
             self.size_slider.setValue(int(self.canvas.brush_size))
@@ -300,6 +337,33 @@ class MainWindow(QMainWindow):
     def set_mask_opacity(self, value: int) -> None:
         if self.canvas.overlay is not None:
             self.canvas.overlay.set_opacity_level(value / 100)
+
+    def update_mask_colour(self) -> None:
+        """The overlay's colour: the user's choice, or (automatic) one that contrasts with the faces."""
+        chosen = self.settings.value("mask/colour", "auto")
+        if chosen != "auto" and QColor(chosen).isValid():
+            c = QColor(chosen)
+            self.canvas.set_mask_colour((c.red(), c.green(), c.blue()))
+        elif self.original is not None:
+            boxes = [tuple(float(v) for v in f.box) for f in self.faces]
+            region = maskedit.face_region(self.original.shape[:2], boxes) if boxes else None
+            self.canvas.set_mask_colour(contrasting_colour(self.original, region))
+
+    def choose_mask_colour(self) -> None:
+        r, g, b = self.canvas.mask_colour
+        c = QColorDialog.getColor(QColor(r, g, b), self, "Mask overlay colour")
+        if c.isValid():
+            self.set_mask_colour_setting(c.name())
+
+    def set_auto_mask_colour(self) -> None:
+        self.set_mask_colour_setting("auto" if self.auto_colour_action.isChecked() else
+                                     QColor(*self.canvas.mask_colour).name())
+
+    def set_mask_colour_setting(self, value: str) -> None:
+        """'auto' or a colour name such as '#30c8ff'; kept for the next photos and sessions."""
+        self.settings.setValue("mask/colour", value)
+        self.auto_colour_action.setChecked(value == "auto")
+        self.update_mask_colour()
 
     def toggle_mask(self) -> None:
         if self.canvas.overlay is not None:
@@ -380,6 +444,7 @@ class MainWindow(QMainWindow):
         self.faces, self.included, self.result = [], [], None
         self.export_target = None
         self._initial_detection = True
+        self.update_mask_colour()
         self.canvas.set_photo(self.original, self.mask)
         self.undo.clear()
         self.exported_index = 0
@@ -409,13 +474,31 @@ class MainWindow(QMainWindow):
                 self.open_path(Path(url.toLocalFile()))
                 break
 
+    def unexported_changes_box(self) -> tuple[QMessageBox, QPushButton, QPushButton]:
+        """The question asked before unexported changes would be lost: Export first, Discard, and
+        Cancel as the default (Enter and Esc lose nothing)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unexported changes",
+                          "This photo has changes that were not exported.", parent=self)
+        box.setInformativeText("Export them first, or discard them?")
+        export = box.addButton("&Export...", QMessageBox.ButtonRole.AcceptRole)
+        export.setEnabled(self.result is not None)
+        if self.result is None:
+            export.setToolTip("Nothing is unmasked yet: unmask first (Ctrl+Enter)")
+        discard = box.addButton(QMessageBox.StandardButton.Discard)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        return box, export, discard
+
     def _confirm_discard(self) -> bool:
         if not self.has_unexported_changes() or QApplication.platformName() == "offscreen":
             return True
-        answer = QMessageBox.question(self, "Unexported changes",
-                                      "This photo has changes that were not exported. Discard them?",
-                                      QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
-        return answer == QMessageBox.StandardButton.Discard
+        box, export, discard = self.unexported_changes_box()
+        box.exec()
+        if box.clickedButton() is export:
+            self.export_dialog()
+            return not self.has_unexported_changes()  # exported: go on; the export dialog cancelled: stay
+        return box.clickedButton() is discard
 
     def closeEvent(self, event) -> None:
         if not self._confirm_discard():
@@ -468,16 +551,16 @@ class MainWindow(QMainWindow):
             self.job.cancel()
 
     def _segment_faces(self, faces, report) -> np.ndarray:
-        """Stage 1 on the given faces, as one photo-space mask."""
-        from app.pipeline import clean_map
+        """Stage 1 on the given faces (the pipeline's own `find_masks`, so the editor starts from the
+        map `unmasker unmask` would fill), as one photo-space mask; each face's mask / no mask
+        decision is kept on the face for the Faces list."""
+        from app.pipeline import find_masks
 
-        engine = self.engine()
         out = np.zeros(self.original.shape[:2], np.uint8)
-        for i, face in enumerate(faces):
-            report("finding the mask", i / max(1, len(faces)))
-            aligned = align_face(self.original, face.points5, engine.size)
-            m = clean_map(engine.segment(aligned.crop))
-            np.maximum(out, warp_mask_to_photo(m, aligned, out.shape), out=out)
+        for face, fm in zip(faces, find_masks(self.original, faces, self.engine(), report)):
+            face.mask_found = fm.has_mask
+            if fm.has_mask:
+                np.maximum(out, warp_mask_to_photo(fm.map, fm.aligned, out.shape), out=out)
         return out
 
     def detect(self) -> None:
@@ -505,6 +588,7 @@ class MainWindow(QMainWindow):
         if self._initial_detection:  # what the photo opens with: the starting state, not an undo step
             self._initial_detection = False
             cmd.redo()
+            self.update_mask_colour()  # (now that the faces are known)
         else:
             self.undo.push(cmd)
         if not faces:
@@ -538,7 +622,13 @@ class MainWindow(QMainWindow):
         self.face_list.blockSignals(True)
         self.face_list.clear()
         for i, (f, inc) in enumerate(zip(self.faces, self.included)):
-            item = QListWidgetItem(f"Face {i + 1}" + (" (drawn)" if getattr(f, "manual", False) else ""))
+            text = f"Face {i + 1}" + (" (drawn)" if getattr(f, "manual", False) else "")
+            if getattr(f, "mask_found", None) is False:
+                text += f": {NO_MASK_TEXT}"
+            item = QListWidgetItem(text)
+            if getattr(f, "mask_found", None) is False:
+                item.setToolTip("Stage 1 found no mask on this face, so it will not be changed. "
+                                "Paint a mask on it with the brush (B) to fill it anyway.")
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if inc else Qt.CheckState.Unchecked)
             self.face_list.addItem(item)

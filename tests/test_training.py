@@ -293,3 +293,28 @@ def test_ship_installs_trained_models_with_full_cards_and_refuses_untrained(data
     Unmasker.from_installed("cpu", dest)  # the cards still match their weights after the update
     with pytest.raises(SystemExit, match="not shipping"):
         ship_main(["--segmenter", str(tiny_models / "segmenter.safetensors"), "--to", str(tmp_path / "nope")])
+
+
+def test_stage1_fine_tunes_on_its_own_data_with_bf16(faces_dir, dataset, tmp_path):
+    """training.segdata's arrays (no targets) train stage 1, starting from given weights (a
+    fine-tune), with bf16 autocast and channels_last as the CPU config uses them."""
+    from app.inference.weights import load_model
+    from training import segdata
+    from training.train import main as train_main
+
+    counts = segdata.build(faces_dir, dataset / "landmarks.jsonl", 64, variants=2, seed=3, out=tmp_path / "seg",
+                           mfn=None)
+    assert counts == {"train": 8, "val": 4}
+    assert not (tmp_path / "seg" / "64" / "train_target.npy").exists()
+    first = _config(tmp_path, tmp_path / "seg", "segmenter", 2)
+    assert train_main(["--config", str(first), "--out", str(tmp_path / "a")]) == 0
+    start = tmp_path / "a" / "tiny_segmenter" / "segmenter.safetensors"
+    cfg = _config(tmp_path, tmp_path / "seg", "segmenter", 2, init=str(start), bf16=True, channels_last=True, lr=0.0)
+    assert train_main(["--config", str(cfg), "--out", str(tmp_path / "b")]) == 0
+    a, _ = load_model(start, role="segmenter")
+    b, card = load_model(tmp_path / "b" / "tiny_segmenter" / "segmenter.safetensors", role="segmenter")
+    # With a zero learning rate the weights are the start's: the fine-tune began from them.
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        if "running" not in k and "num_batches" not in k:  # (BatchNorm's statistics still move)
+            assert torch.allclose(va, vb), k
+    assert card["training"]["config"]["init"] == str(start) and card["training"]["config"]["bf16"] is True

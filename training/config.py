@@ -35,6 +35,9 @@ class TrainConfig:
     checkpoint_every: int = 250
     val_images: int = 64  # validation images scored at each checkpoint
     threads: int = 0  # torch CPU threads per process (0: torch's default)
+    init: str = ""  # weights (.safetensors) to start from when there is no checkpoint: fine-tuning
+    bf16: bool = False  # bf16 autocast for the networks' forward passes
+    channels_last: bool = False  # NHWC tensors: faster convolutions on CPUs
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:

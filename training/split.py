@@ -16,6 +16,12 @@ from functools import lru_cache
 from pathlib import Path
 
 SPLIT_FILE = Path(__file__).with_name("split.json")
+REAL_SPLIT_FILE = Path(__file__).with_name("real_split.json")
+# The real masked sets with labels (../shared/data/real_masked): half of each is held out of any
+# training, tuning or threshold calibration (by a hash of the file name), and only the benchmark's
+# held-out figures are reported. The other half ("tune") may train stage 1 (MaskedFace-Net's
+# label maps) and calibrate the mask / no mask threshold.
+REAL_SETS = ("facemaskdetection", "maskedfacenet")
 
 
 def identity_of(path: str) -> str:
@@ -45,10 +51,42 @@ def split_of(path: str, validation: frozenset[str]) -> str:
     return "val" if identity_of(path) in validation else "train"
 
 
+def is_held_out(real_set: str, name: str) -> bool:
+    """Whether a photo of a labelled real set (its path relative to the set's folder) is held out."""
+    return zlib.crc32(f"{real_set}:{name}".encode()) % 2 == 0
+
+
+@lru_cache(maxsize=2)
+def load_real_split(path: Path = REAL_SPLIT_FILE) -> dict[str, frozenset[str]]:
+    """{set: held-out photos, relative to the set's folder}, as recorded."""
+    return {k: frozenset(v) for k, v in json.loads(path.read_text())["held_out"].items()}
+
+
+def real_part(real_set: str, rel: str) -> str:
+    """"holdout" or "tune" for a photo of a labelled real set, from the recorded split."""
+    return "holdout" if rel in load_real_split()[real_set] else "tune"
+
+
+def write_real_split(real_masked: Path) -> dict[str, int]:
+    held: dict[str, list[str]] = {}
+    for name in REAL_SETS:
+        root = real_masked / name
+        files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.jpg") if "images" in p.parts)
+        held[name] = [f for f in files if is_held_out(name, f)]
+    doc = {"rule": "crc32('<set>:<path in set>') % 2 == 0 is held out; the rest is the tuning part",
+           "held_out": held}
+    REAL_SPLIT_FILE.write_text(json.dumps(doc, indent=0) + "\n")
+    return {k: len(v) for k, v in held.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="write training/split.json from the faces folder")
     ap.add_argument("--faces", type=Path, required=True)
+    ap.add_argument("--real-masked", type=Path, help="also write real_split.json from this folder")
     args = ap.parse_args(argv)
+    if args.real_masked:
+        print(f"held out of the real sets: {write_real_split(args.real_masked)}")
+        return 0
     from training.landmarks import list_images
 
     ids = sorted({identity_of(p.relative_to(args.faces).as_posix()) for p in list_images(args.faces)})

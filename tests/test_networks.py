@@ -59,3 +59,26 @@ def test_unknown_architecture_is_a_clear_error():
         make_generator("pix2pix")
     with pytest.raises(UnknownArchitecture, match="unknown config keys"):
         make_segmenter("mseg", depth=3)
+
+
+def test_a_blanked_hole_makes_the_fill_independent_of_the_mask():
+    """With blank_hole (LaMa's way) the same face under two different masks over the same region
+    gets the same fill: nothing of the mask's pixels reaches the generator."""
+    from app.inference.registry import make_generator
+
+    torch.manual_seed(0)
+    gen = make_generator("ganmasker", widths=(8, 8, 16, 16, 16), blank_hole=True).eval()
+    face = torch.rand(1, 3, 64, 64) * 2 - 1
+    hole = torch.zeros(1, 1, 64, 64)
+    hole[..., 30:56, 14:50] = 1
+    pleated = face.clone()
+    pleated[:, :, 30:56, 14:50] = torch.linspace(-1, 1, 26)[:, None].expand(26, 36)  # bands
+    white = face.clone()
+    white[:, :, 30:56, 14:50] = 0.95
+    with torch.no_grad():
+        a, b = gen(pleated, hole), gen(white, hole)
+    assert torch.equal(a, b)
+    seeing = make_generator("ganmasker", widths=(8, 8, 16, 16, 16), blank_hole=False).eval()
+    seeing.load_state_dict(gen.state_dict())
+    with torch.no_grad():
+        assert not torch.equal(seeing(pleated, hole), seeing(white, hole))  # the old way reads the mask

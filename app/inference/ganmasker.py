@@ -26,6 +26,9 @@ class GANMaskerConfig:
     dilations: tuple[int, ...] = (2, 4, 8, 16)
     cbam_reduction: int = 16
     negative_slope: float = 0.2
+    # Blank the hole before the network sees it (LaMa's way): the fill then cannot depend on what
+    # the mask looks like (its folds, colour, print). False only for weights trained seeing it.
+    blank_hole: bool = False
 
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
@@ -110,6 +113,8 @@ class GANMaskerGenerator(nn.Module):
 
     def generate(self, masked_face: torch.Tensor, mask_map: torch.Tensor) -> torch.Tensor:
         """The raw generator output before MURF, (B, 3, H, W) in [-1, 1]."""
+        if self.config.blank_hole:
+            masked_face = masked_face * (mask_map < 0.5)  # 0 (mid-grey) wherever the map is set
         x = torch.cat([masked_face, mask_map], dim=1)
         skips = []
         for i, block in enumerate(self.encoder):

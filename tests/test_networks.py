@@ -1,4 +1,5 @@
 """Shapes of every network at tiny width, the paper configuration's size, MURF, the factories."""
+import numpy as np
 import pytest
 import torch
 
@@ -16,9 +17,14 @@ TINY = {
 def test_segmenter_shapes(size):
     net = make_segmenter("mseg", **TINY["mseg"]).eval()
     with torch.no_grad():
-        y = net(torch.randn(2, 3, size, size))
-    assert y.shape == (2, 1, size, size)
-    assert float(y.min()) >= 0.0 and float(y.max()) <= 1.0
+        y = net(torch.randn(2, 3, size, size))  # logits: the loss and the engine's sigmoid take them
+    assert y.shape == (2, 1, size, size) and torch.isfinite(y).all()
+    assert float(y.min()) < 0.0 or float(y.max()) > 1.0  # not squashed into [0, 1] by the network
+    from app.inference.engine import Unmasker
+
+    engine = Unmasker(net, make_generator("caru2net", **TINY["caru2net"]), size)
+    prob = engine.segment(np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8))
+    assert prob.shape == (size, size) and prob.min() >= 0.0 and prob.max() <= 1.0
 
 
 @pytest.mark.parametrize("kind", ["ganmasker", "caru2net"])

@@ -144,7 +144,7 @@ def validate(cfg: TrainConfig, model: nn.Module, val: PairData, device: torch.de
     for s in range(0, n, 16):
         masked, m, target = (t.to(device) for t in val.batch(np.arange(s, min(n, s + 16))))
         if cfg.stage == "segmenter":
-            prob = model(masked)
+            prob = torch.sigmoid(model(masked))
             scores += dice_coefficient((prob > 0.5).float(), m, eps=1e-6).tolist()
         else:
             scores += psnr(model(masked, m), target).tolist()
@@ -245,8 +245,7 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
         logs: dict[str, float] = {}
         if cfg.stage == "segmenter":
             with autocast():
-                logits = (_unwrap(models["net"]).logits(masked) if world == 1
-                          else _logits_ddp(models["net"], masked))
+                logits = models["net"](masked)  # M-Seg returns logits: the same call under DDP
             loss, logs = segmentation_loss(logits.float(), m)
             opts["net"].zero_grad(set_to_none=True)
             loss.backward()
@@ -321,13 +320,6 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
 def _requires_grad(model: nn.Module, on: bool) -> None:
     for p in model.parameters():
         p.requires_grad_(on)
-
-
-def _logits_ddp(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    # DDP only syncs gradients through its forward(); M-Seg's forward is sigmoid(logits), so
-    # invert it stably for the loss.
-    prob = model(x).clamp(1e-6, 1 - 1e-6)
-    return torch.log(prob) - torch.log1p(-prob)
 
 
 def describe_hardware(device: torch.device) -> str:

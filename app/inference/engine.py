@@ -121,7 +121,8 @@ class Unmasker:
 
         def run(device):
             with torch.inference_mode():
-                return self.segmenter(self._to_tensor(batch, device))[:, 0].float().cpu().numpy()
+                logits = self.segmenter(self._to_tensor(batch, device))  # M-Seg returns logits
+                return torch.sigmoid(logits)[:, 0].float().cpu().numpy()
 
         out = self._run(run)
         return out[0] if single else out

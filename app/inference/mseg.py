@@ -62,7 +62,7 @@ class SdBlock(nn.Module):
 
 
 class MSeg(nn.Module):
-    """(B, 3, H, W) face in [-1, 1] -> (B, 1, H, W) mask probability. H, W divisible by 2**depth."""
+    """(B, 3, H, W) face in [-1, 1] -> (B, 1, H, W) mask logits. H, W divisible by 2**depth."""
 
     def __init__(self, config: MSegConfig | None = None) -> None:
         super().__init__()
@@ -74,10 +74,12 @@ class MSeg(nn.Module):
         # Decoder block for level i (deepest first): the up-sampled deeper map (w[i] channels) meets
         # encoder block i's pre-pool output (w[i]) and leaves with w[i-1] channels.
         self.decoder = nn.ModuleList(SdBlock(2 * w[i], w[i - 1]) for i in reversed(range(1, len(w))))
-        # Last block: up-sample, meet encoder block 0, 1x1 conv, BN (sigmoid in forward()).
+        # Last block: up-sample, meet encoder block 0, 1x1 conv, BN (the sigmoid is the engine's).
         self.head = nn.Sequential(nn.Conv2d(2 * w[0], 1, 1, bias=False), nn.BatchNorm2d(1))
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (B, 1, H, W); the probability is their sigmoid, taken by the engine, so training
+        (one process or DDP) puts the loss on the logits the network returns."""
         skips = []
         for block in self.encoder:  # block i: (B, w[i], H/2^i, W/2^i), then pool
             x = block(x)
@@ -87,6 +89,3 @@ class MSeg(nn.Module):
             x = block(x, skip)
         x = F.interpolate(x, size=skips[0].shape[-2:], mode="bilinear", align_corners=False)
         return self.head(torch.cat([x, skips[0]], dim=1))  # (B, 1, H, W)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.logits(x))

@@ -8,7 +8,10 @@ scikit-image wheel (skimage/data/astronaut.png). Usage:
 
 With --gallery it writes instead a sheet of training pairs drawn on that portrait (input, map),
 sixteen seeds, to show the variety of masks training sees without putting dataset photos in the
-repository.
+repository. With --pair, a photo of two faces: the masked portrait beside the same portrait
+mirrored and without a mask, the case where one face must be filled and the other left alone:
+
+    python -m training.make_example PATH/TO/astronaut.png resources/examples/two_faces_one_masked.jpg --pair
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ def main() -> None:
     ap.add_argument("source", type=Path)
     ap.add_argument("output", type=Path)
     ap.add_argument("--gallery", action="store_true")
+    ap.add_argument("--pair", action="store_true")
     a = ap.parse_args()
     photo = read_photo(a.source)
     faces = make_face_finder("mtcnn").detect(photo.pixels)
@@ -46,6 +50,8 @@ def main() -> None:
         return
     style = MaskStyle(colour=(120, 170, 220), nose_cover=0.7, chin_drop=0.04, pleats=3, straps=True)
     masked, _ = draw_mask(photo.pixels, faces[0].points68, style)
+    if a.pair:
+        masked = np.concatenate([masked, photo.pixels[:, ::-1]], axis=1)
     write_photo(Photo(pixels=np.ascontiguousarray(masked)), a.output, quality=92, overwrite=True)
     print(a.output)
 

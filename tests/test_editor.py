@@ -458,3 +458,28 @@ def test_toolbar_has_icons_and_every_control_a_tooltip(qtbot, window):
     for s in (w.size_slider, w.hardness_slider, w.opacity_slider, w.compare_button):
         assert s.toolTip()
     assert "(B)" in w.brush_action.toolTip() and "Ctrl+Return" in w.unmask_action.toolTip()
+
+
+def test_the_models_load_once_when_two_threads_ask_together(qtbot, tmp_path, tiny_models, finder):
+    import threading
+
+    from app.inference.engine import Unmasker
+    from app.ui.main_window import MainWindow
+
+    loads = []
+
+    def slow_factory():
+        loads.append(1)
+        time.sleep(0.2)  # as long as reading the weights takes
+        return Unmasker.from_files(tiny_models / "segmenter.safetensors", tiny_models / "inpainter.safetensors", "cpu")
+
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    w = MainWindow(engine_factory=slow_factory, finder_factory=lambda: finder)
+    qtbot.addWidget(w)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(w.engine())) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1 and len(got) == 3 and all(e is got[0] for e in got)

@@ -3,6 +3,7 @@ brush, unmask, compare, undo, export."""
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         self._finder_factory = finder_factory or _default_finder
         self._engine = None
         self._finder = None
+        self._load_lock = threading.Lock()
         self.job: Job | None = None
         self.path: Path | None = None
         self.photo: Photo | None = None
@@ -513,15 +515,18 @@ class MainWindow(QMainWindow):
 
     # -- model work ----------------------------------------------------------------------
     def engine(self):
-        """The installed models, loaded on first use (in the worker thread)."""
-        if self._engine is None:
-            self._engine = self._engine_factory()
-        return self._engine
+        """The installed models, loaded once on first use (in a worker thread: the editor's job and
+        the batch's thread may both ask at the same time, hence the lock)."""
+        with self._load_lock:
+            if self._engine is None:
+                self._engine = self._engine_factory()
+            return self._engine
 
     def finder(self):
-        if self._finder is None:
-            self._finder = self._finder_factory()
-        return self._finder
+        with self._load_lock:
+            if self._finder is None:
+                self._finder = self._finder_factory()
+            return self._finder
 
     def _start(self, name: str, fn, done) -> None:
         if self.job is not None:

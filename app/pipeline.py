@@ -14,6 +14,7 @@ import numpy as np
 from app.align import AlignedFace, align_face, paste_back, warp_mask_to_crop, warp_mask_to_photo
 from app.errors import UnmaskerError
 from app.faces import Face, FaceFinder
+from app.grain import add_grain
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]  # (what is being done, fraction done)
@@ -52,6 +53,7 @@ class FaceResult:
     filled: np.ndarray  # (N, N, 3) uint8 crop after stage 2
     unmasked: bool = True  # False: stage 1 found no mask on this face, which was left as it was
     coverage: float = 0.0  # share of the crop stage 1's tidied map covers: the mask / no mask decision
+    segmentation: np.ndarray | None = None  # stage 1's tidied map before the margin (None: as `map`)
 
     @property
     def status(self) -> str:
@@ -79,25 +81,40 @@ def find_faces(pixels: np.ndarray, finder: FaceFinder, boxes=None) -> list[Face]
 # --calibrate` on the tuning part of the real scenes and MaskedFace-Net (never on the held-out part).
 MIN_MASK_FRACTION = 0.01
 NO_MASK_TEXT = "no mask found, left untouched"
+# Stage 1's map is grown by this share of the crop before filling, so the fill covers the mask's
+# edge (MaskedFace-Net's tuning part: `python -m benchmarks.real_photos --calibrate`).
+MASK_MARGIN = 0.0
 
 
 @dataclass
 class FaceMask:
     """Stage 1's answer for one face."""
     aligned: AlignedFace
-    map: np.ndarray  # (N, N) float32 {0, 1}, the tidied map; all zero when the face wears no mask
+    map: np.ndarray  # (N, N) float32 {0, 1}: what will be filled, the segmentation grown by the margin
     coverage: float  # share of the crop the tidied map covered, before the decision
+    segmentation: np.ndarray | None = None  # the tidied map itself, before the margin (None: = map)
 
     @property
     def has_mask(self) -> bool:
         return bool(self.map.any())
 
 
+def grow(m: np.ndarray, margin: float) -> np.ndarray:
+    """A crop-space map grown by `margin` (a share of the crop's size): the filled region reaches
+    over the mask's edge, where a trim, a seam or the edge's shadow would otherwise stay."""
+    r = round(margin * m.shape[0])
+    if r <= 0 or not m.any():
+        return m
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.dilate(m.astype(np.uint8), k).astype(np.float32)
+
+
 def find_masks(pixels: np.ndarray, faces: list[Face], engine, progress: Progress | None = None,
-               batch_size: int = 8, min_mask_fraction: float = MIN_MASK_FRACTION) -> list[FaceMask]:
+               batch_size: int = 8, min_mask_fraction: float = MIN_MASK_FRACTION,
+               margin: float = MASK_MARGIN) -> list[FaceMask]:
     """Stage 1 for every face, the one place it runs (CLI, batch, editor): align, segment, tidy,
     and decide mask / no mask. A face whose tidied map covers less than `min_mask_fraction` of
-    its crop wears no mask, and its map is emptied."""
+    its crop wears no mask, and its map is emptied; a masked face's map is grown by `margin`."""
     report = progress or (lambda _what, _done: None)
     aligned = [align_face(pixels, f.points5, engine.size) for f in faces]
     out: list[FaceMask] = []
@@ -108,16 +125,19 @@ def find_masks(pixels: np.ndarray, faces: list[Face], engine, progress: Progress
         for a, p in zip(chunk, probs):
             m = clean_map(p)
             coverage = float(m.mean())
-            out.append(FaceMask(a, m if coverage >= min_mask_fraction else np.zeros_like(m), coverage))
+            if coverage < min_mask_fraction:
+                m = np.zeros_like(m)
+            out.append(FaceMask(a, grow(m, margin), coverage, m))
     return out
 
 
 def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndarray | None = None,
                  progress: Progress | None = None, batch_size: int = 8,
-                 min_mask_fraction: float = MIN_MASK_FRACTION) -> UnmaskResult:
+                 min_mask_fraction: float = MIN_MASK_FRACTION, grain: bool = True) -> UnmaskResult:
     """Fill every masked face. `mask_in` (H, W) uint8 is a photo-space map the user drew or
     fixed; where given it replaces stage 1 for all faces. Faces stage 1 judges to wear no mask
-    (`find_masks`) are left untouched."""
+    (`find_masks`) are left untouched. With `grain`, each fill gets the fine grain of its face's
+    visible skin back (`app.grain`)."""
     if not faces:
         raise NoFaceFound("no face was found in the photo; draw a face box by hand")
     report = progress or (lambda _what, _done: None)
@@ -148,18 +168,23 @@ def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndar
                                       unmasked=False, coverage=fm.coverage))
             continue
         out = paste_back(out, fm.aligned, filled[k], fm.map)
-        np.maximum(photo_map, warp_mask_to_photo(fm.map, fm.aligned, pixels.shape[:2]), out=photo_map)
-        results.append(FaceResult(face=face, aligned=fm.aligned, map=fm.map, filled=filled[k], coverage=fm.coverage))
+        face_map = warp_mask_to_photo(fm.map, fm.aligned, pixels.shape[:2])
+        if grain:
+            out = add_grain(out, pixels, face_map, seed=k)
+        np.maximum(photo_map, face_map, out=photo_map)
+        results.append(FaceResult(face=face, aligned=fm.aligned, map=fm.map, filled=filled[k], coverage=fm.coverage,
+                                  segmentation=fm.segmentation))
     report("done", 1.0)
     notes = engine.take_notes() if hasattr(engine, "take_notes") else []
     return UnmaskResult(pixels=out if out is not pixels else pixels.copy(), photo_map=photo_map, faces=results,
                         notes=notes)
 
 
-def unmask_photo(pixels: np.ndarray, finder: FaceFinder, engine, progress: Progress | None = None) -> UnmaskResult:
+def unmask_photo(pixels: np.ndarray, finder: FaceFinder, engine, progress: Progress | None = None,
+                 grain: bool = True) -> UnmaskResult:
     """The whole automatic path for one photo, as `unmasker batch` runs it: find the faces, then
     unmask_faces. With no face found, the photo comes back unchanged with an empty face list."""
     faces = finder.detect(pixels)
     if not faces:
         return UnmaskResult(pixels=pixels.copy(), photo_map=np.zeros(pixels.shape[:2], np.uint8))
-    return unmask_faces(pixels, faces, engine, progress=progress)
+    return unmask_faces(pixels, faces, engine, progress=progress, grain=grain)

@@ -1,0 +1,77 @@
+"""Grain for a fill: the generator's face is made at the network's size (128 px) and enlarged into
+faces of hundreds of pixels, so at 100 % it is smoother than the skin around it, like an upscale
+pasted beside sharp eyes. This adds back fine grain whose strength matches the visible skin of that
+same face, measured in the photo at full resolution, just above the mask.
+
+Only pixels inside the fill change (faded in over the map's soft edge); a face whose skin is as
+smooth as its fill gets nothing; the grain is seeded by the face's position, so a photo unmasked
+twice comes out the same.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+GRAIN_SIGMA = 0.7  # px: the grain's blur, so it reads as skin texture and sensor noise, not pixel noise
+BAND = 0.12  # the skin band's height above the mask, as a share of the mask's height
+
+
+def skin_above(face_map: np.ndarray, band: float = BAND) -> np.ndarray:
+    """(H, W) bool: the visible skin just above the mask (a band of `band` of the mask's height
+    over its top edge, column by column, in the middle 60 % of its width, outside the map)."""
+    m = face_map > 127
+    ys, xs = np.nonzero(m)
+    out = np.zeros_like(m)
+    if len(ys) == 0:
+        return out
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    width, height = x1 - x0, y1 - y0
+    band_h, gap = max(3, round(band * height)), max(1, round(0.03 * height))
+    cols = np.nonzero(m[:, x0:x1].any(0))[0] + x0
+    cols = cols[(cols >= x0 + 0.2 * width) & (cols < x1 - 0.2 * width)]
+    tops = np.argmax(m[:, cols], axis=0)
+    for x, top in zip(cols, tops):
+        out[max(0, top - gap - band_h):max(0, top - gap), x] = True
+    return out & ~m
+
+
+def _detail(grey: np.ndarray) -> np.ndarray:
+    return grey - cv2.GaussianBlur(grey, (0, 0), 2.0)
+
+
+def _strength(detail: np.ndarray) -> float:
+    """The grain's standard deviation as the median absolute detail tells it (1.4826 MAD)."""
+    return 1.4826 * float(np.median(np.abs(detail)))
+
+
+def add_grain(result: np.ndarray, original: np.ndarray, face_map: np.ndarray, seed: int = 0) -> np.ndarray:
+    """`result` with grain added inside `face_map` (photo-space uint8 0..255, this face's fill):
+    enough that the fill's fine detail (the high-pass of its brightness) has the strength of the
+    skin just above the mask in `original`. Returns `result` itself when nothing is to be added."""
+    skin = skin_above(face_map)
+    inside = cv2.erode((face_map > 127).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    if skin.sum() < 30 or inside.sum() < 30:
+        return result
+    ys, xs = np.nonzero(face_map > 0)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    sy0 = min(y0, int(np.nonzero(skin.any(1))[0].min()))
+    win = (slice(sy0, y1), slice(x0, x1))  # only the face's own window of the photo is touched
+    grey_o = cv2.cvtColor(original[win], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grey_r = cv2.cvtColor(result[win], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    # Robust strengths (the median absolute detail): the band may catch an eyelash or a mask's
+    # edge, which are structure, not grain.
+    target = _strength(_detail(grey_o)[skin[win]])
+    have = _strength(_detail(grey_r)[inside[win]])
+    add = np.sqrt(max(target ** 2 - have ** 2, 0.0))
+    if add < 0.5:  # under half a grey level: nothing to see
+        return result
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.standard_normal(grey_o.shape).astype(np.float32), (0, 0), GRAIN_SIGMA)
+    noise = _detail(noise)  # the same band of frequencies as was measured
+    noise *= add / max(_strength(noise), 1e-6)
+    weight = face_map[win].astype(np.float32) / 255.0  # the map's soft edge fades the grain in
+    out = result.copy()
+    region = out[win].astype(np.float32) + (noise * weight)[..., None]
+    touched = weight > 0
+    out[win][touched] = np.clip(np.round(region[touched]), 0, 255).astype(np.uint8)
+    return out

@@ -1,0 +1,52 @@
+"""What the fill gets after stage 2: grain matched to the face's skin, and a margin over the mask's edge."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from app.grain import _detail, _strength, add_grain, skin_above
+from app.pipeline import grow
+
+
+def _face(rng, grain: float = 8.0):
+    """A 300 px 'face': textured skin everywhere, and a smooth fill where the mask was."""
+    skin = np.clip(170 + rng.normal(0, grain, (300, 300, 1)) + np.zeros((1, 1, 3)), 0, 255).astype(np.uint8)
+    face_map = np.zeros((300, 300), np.uint8)
+    cv2.ellipse(face_map, (150, 200), (100, 70), 0, 0, 360, 255, -1)
+    face_map = cv2.GaussianBlur(face_map, (0, 0), 2)  # the warped map's soft edge
+    filled = skin.copy()
+    filled[face_map > 0] = (175, 160, 150)  # the generator's smooth face
+    return skin, filled, face_map
+
+
+def test_grain_matches_the_skin_above_the_mask_and_touches_nothing_else(rng):
+    original, filled, face_map = _face(rng)
+    out = add_grain(filled, original, face_map, seed=3)
+    inside = cv2.erode((face_map > 127).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    grey = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
+    skin = _strength(_detail(grey(original))[skin_above(face_map)])
+    got = _strength(_detail(grey(out))[inside])
+    assert _strength(_detail(grey(filled))[inside]) < 0.1 * skin  # the fill was smooth
+    assert 0.8 * skin < got < 1.25 * skin
+    assert np.array_equal(out[face_map == 0], filled[face_map == 0])  # outside the fill: bit for bit
+    assert np.array_equal(out, add_grain(filled, original, face_map, seed=3))  # the same twice
+    # A fill already as detailed as the skin gets nothing.
+    assert add_grain(original, original, face_map) is original
+
+
+def test_skin_band_lies_just_above_the_mask():
+    face_map = np.zeros((200, 200), np.uint8)
+    face_map[100:180, 40:160] = 255
+    band = skin_above(face_map)
+    ys, xs = np.nonzero(band)
+    assert ys.max() < 100 and ys.min() >= 100 - 0.12 * 80 - 0.03 * 80 - 2
+    assert xs.min() >= 40 + 0.2 * 120 - 1 and xs.max() <= 160 - 0.2 * 120
+
+
+def test_the_margin_grows_the_map_over_the_mask_edge():
+    m = np.zeros((128, 128), np.float32)
+    m[60:100, 30:98] = 1
+    g = grow(m, 3 / 128)
+    assert g[m > 0].all() and g.sum() > m.sum()
+    assert g[57, 64] == 1 and g[56, 64] == 0  # three crop pixels beyond the edge, no more
+    assert grow(m, 0.0) is m

@@ -25,6 +25,7 @@ def main() -> None:
     from app import maskedit
     from app.imageio import Photo
     from app.paths import examples_dir
+    from app.ui.canvas import Tool
     from app.ui.main_window import MainWindow
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -70,12 +71,13 @@ def main() -> None:
     pan_ms = timed(lambda: (bar.setValue(bar.value() + 40), view.repaint()), repeats=20)
     zoom_ms = timed(lambda: (win.canvas.zoom_by(1.25), view.repaint(), win.canvas.zoom_by(0.8), view.repaint()))
     # A brush stroke across the middle: dabs with the overlay refreshed, as a mouse drag does.
-    win.canvas.brush_size = 60
+    win.canvas.set_brush(size=60)
     before = win.mask.copy()
     pts = maskedit.stroke_points((w_px * 0.3, h_px * 0.5), (w_px * 0.7, h_px * 0.5), 30)
+    brush = win.canvas._handlers[Tool.BRUSH]
     t = time.perf_counter()
     for x, y in pts:
-        win.canvas._dab(x, y)
+        brush.dab(x, y)
     app.processEvents()
     view.repaint()
     stroke_s = time.perf_counter() - t

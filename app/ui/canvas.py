@@ -4,6 +4,7 @@ end as one undo step each."""
 from __future__ import annotations
 
 import numpy as np
+from enum import Enum
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -86,6 +87,14 @@ class MaskOverlay(ImageItem):
         self.update(QRectF(x, y, w, h))
 
 
+class Tool(str, Enum):
+    """The canvas's tools; each has one handler object for press, move and release."""
+    BRUSH = "brush"
+    ERASER = "eraser"
+    FACE = "face"
+    PAN = "pan"
+
+
 class Canvas(QGraphicsView):
     """Signals: stroke_finished(Patch) after a brush or eraser stroke; box_drawn(x0, y0, x1, y1)
     after a face box is drawn with the face tool; zoom_changed(factor)."""
@@ -95,7 +104,7 @@ class Canvas(QGraphicsView):
     zoom_changed = Signal(float)
     files_dropped = Signal(list)  # [Path]: photos dropped on the canvas
 
-    TOOLS = ("brush", "eraser", "face", "pan")
+    TOOLS = tuple(t.value for t in Tool)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -103,19 +112,18 @@ class Canvas(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setBackgroundBrush(QColor(48, 48, 48))
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        self.tool = "brush"
+        self.tool = Tool.BRUSH
+        self._handlers = {Tool.BRUSH: PaintHandler(self, erase=False), Tool.ERASER: PaintHandler(self, erase=True),
+                          Tool.FACE: BoxHandler(self), Tool.PAN: PanHandler()}
+        self._active: PaintHandler | BoxHandler | PanHandler | None = None  # the handler of the drag under way
         self.brush_size = 30.0
         self.hardness = 0.8
         self.photo_item: ImageItem | None = None
         self.result_item: ImageItem | None = None
         self.overlay: MaskOverlay | None = None
         self.face_items: list[QGraphicsRectItem] = []
-        self._stroke_before: np.ndarray | None = None
-        self._last: tuple[float, float] | None = None
         self._space = False
         self._panning: QPointF | None = None
-        self._box_start: QPointF | None = None
-        self._box_item: QGraphicsRectItem | None = None
         self._hover: QPointF | None = None  # the cursor in scene coordinates, for the brush outline
         self.mask_colour = MASK_COLOUR
         self.setAcceptDrops(True)
@@ -212,7 +220,7 @@ class Canvas(QGraphicsView):
     def brush_outline(self) -> tuple[QPointF, float, float] | None:
         """(centre in scene coordinates, radius, hardness radius) of the outline drawn at the
         cursor for the brush and the eraser, or None when it is not shown."""
-        if self._hover is None or self.tool not in ("brush", "eraser") or self.overlay is None or self._space:
+        if self._hover is None or self.tool not in (Tool.BRUSH, Tool.ERASER) or self.overlay is None or self._space:
             return None
         r = self.brush_size / 2
         return self._hover, r, r * self.hardness
@@ -248,8 +256,8 @@ class Canvas(QGraphicsView):
         else:
             self.viewport().setCursor(cursor)
 
-    def set_tool(self, tool: str) -> None:
-        self.tool = tool
+    def set_tool(self, tool: str | Tool) -> None:
+        self.tool = Tool(tool)
         self._set_hover(self._hover)
 
     def set_brush(self, size: float | None = None, hardness: float | None = None) -> None:
@@ -290,10 +298,6 @@ class Canvas(QGraphicsView):
             super().dropEvent(event)
 
     # -- input ---------------------------------------------------------------------------
-    def _image_pos(self, event) -> tuple[float, float]:
-        p = self.mapToScene(event.position().toPoint())
-        return p.x(), p.y()
-
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
@@ -312,60 +316,97 @@ class Canvas(QGraphicsView):
 
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.MiddleButton or (event.button() == Qt.MouseButton.LeftButton and
-                                                             (self._space or self.tool == "pan")):
+                                                             (self._space or self.tool == Tool.PAN)):
             self._panning = event.position()
             return
-        if event.button() != Qt.MouseButton.LeftButton or self.overlay is None:
-            return
-        if self.tool in ("brush", "eraser"):
-            self._stroke_before = self.overlay.mask.copy()
-            self._last = self._image_pos(event)
-            self._dab(*self._last)
-        elif self.tool == "face":
-            self._box_start = self.mapToScene(event.position().toPoint())
-            self._box_item = QGraphicsRectItem()
-            pen = QPen(QColor(255, 200, 0), 0)
-            pen.setCosmetic(True)
-            pen.setWidth(2)
-            self._box_item.setPen(pen)
-            self.scene().addItem(self._box_item)
+        if event.button() == Qt.MouseButton.LeftButton and self.overlay is not None:
+            self._active = self._handlers[self.tool]
+            self._active.press(self.mapToScene(event.position().toPoint()))
 
     def mouseMoveEvent(self, event) -> None:
-        self._set_hover(self.mapToScene(event.position().toPoint()))
+        pos = self.mapToScene(event.position().toPoint())
+        self._set_hover(pos)
         if self._panning is not None:
             delta = event.position() - self._panning
             self._panning = event.position()
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - int(delta.x()))
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
-            return
-        if self._last is not None:
-            p = self._image_pos(event)
-            for q in maskedit.stroke_points(self._last, p, self.brush_size / 2):
-                self._dab(*q)
-            self._last = p
-        elif self._box_start is not None and self._box_item is not None:
-            p = self.mapToScene(event.position().toPoint())
-            self._box_item.setRect(QRectF(self._box_start, p).normalized())
+        elif self._active is not None:
+            self._active.move(pos)
 
     def mouseReleaseEvent(self, event) -> None:
         if self._panning is not None:
             self._panning = None
-            return
-        if self._last is not None and self.overlay is not None:
-            self._last = None
-            before, self._stroke_before = self._stroke_before, None
-            patch = maskedit.diff_patch(before, self.overlay.mask)
-            if patch is not None:
-                self.stroke_finished.emit(patch)
-        elif self._box_start is not None:
-            r = self._box_item.rect() if self._box_item else QRectF()
-            if self._box_item is not None:
-                self.scene().removeItem(self._box_item)
-            self._box_start, self._box_item = None, None
-            if r.width() >= 8 and r.height() >= 8:
-                self.box_drawn.emit(r.left(), r.top(), r.right(), r.bottom())
+        elif self._active is not None:
+            active, self._active = self._active, None
+            active.release(self.mapToScene(event.position().toPoint()))
 
-    def _dab(self, x: float, y: float) -> None:
-        rect = maskedit.dab(self.overlay.mask, x, y, self.brush_size / 2, self.hardness, erase=self.tool == "eraser")
+
+class PaintHandler:
+    """Brush and eraser: dabs along the drag; on release, the changed patch as one undo step."""
+
+    def __init__(self, canvas: Canvas, erase: bool) -> None:
+        self.canvas, self.erase = canvas, erase
+        self.before: np.ndarray | None = None
+        self.last: tuple[float, float] | None = None
+
+    def dab(self, x: float, y: float) -> None:
+        c = self.canvas
+        rect = maskedit.dab(c.overlay.mask, x, y, c.brush_size / 2, c.hardness, erase=self.erase)
         if rect is not None:
-            self.overlay.refresh(rect)
+            c.overlay.refresh(rect)
+
+    def press(self, pos: QPointF) -> None:
+        self.before = self.canvas.overlay.mask.copy()
+        self.last = (pos.x(), pos.y())
+        self.dab(*self.last)
+
+    def move(self, pos: QPointF) -> None:
+        p = (pos.x(), pos.y())
+        for q in maskedit.stroke_points(self.last, p, self.canvas.brush_size / 2):
+            self.dab(*q)
+        self.last = p
+
+    def release(self, pos: QPointF) -> None:
+        before, self.before, self.last = self.before, None, None
+        patch = maskedit.diff_patch(before, self.canvas.overlay.mask)
+        if patch is not None:
+            self.canvas.stroke_finished.emit(patch)
+
+
+class BoxHandler:
+    """The face tool: drag a box; on release, box_drawn if it is at least 8 px each way."""
+
+    def __init__(self, canvas: Canvas) -> None:
+        self.canvas = canvas
+        self.start: QPointF | None = None
+        self.item: QGraphicsRectItem | None = None
+
+    def press(self, pos: QPointF) -> None:
+        self.start = pos
+        self.item = QGraphicsRectItem()
+        pen = QPen(QColor(255, 200, 0), 0)
+        pen.setCosmetic(True)
+        pen.setWidth(2)
+        self.item.setPen(pen)
+        self.canvas.scene().addItem(self.item)
+
+    def move(self, pos: QPointF) -> None:
+        self.item.setRect(QRectF(self.start, pos).normalized())
+
+    def release(self, pos: QPointF) -> None:
+        r = self.item.rect()
+        self.canvas.scene().removeItem(self.item)
+        self.start, self.item = None, None
+        if r.width() >= 8 and r.height() >= 8:
+            self.canvas.box_drawn.emit(r.left(), r.top(), r.right(), r.bottom())
+
+
+class PanHandler:
+    """The hand: the canvas pans for any tool with Space or the middle button; nothing else to do."""
+
+    def press(self, pos: QPointF) -> None: ...
+
+    def move(self, pos: QPointF) -> None: ...
+
+    def release(self, pos: QPointF) -> None: ...

@@ -16,6 +16,10 @@ by the row's own seed (so the set is rebuilt bit for bit):
 - extras on a mask: a trim along its edge, an exhalation valve, a transparent window over the
   mouth (the window is part of the mask: filled too), all inside the map.
 
+Real faces then come in (`--real-scenes`): the tuning halves of RMFD and facemaskdetection, real
+masks with maps from the first release's segmenter and real unmasked people with empty maps
+(`real_scene_rows`), so stage 1 learns what real fabric looks like, not only drawn masks.
+
 MaskedFace-Net's tuning part (`training/real_split.json`; its held-out part is never read here)
 adds real label maps (class 2 = mask), each photo several times with the alignment jittered, as the
 face finder's points jitter on real photos.
@@ -33,7 +37,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.align import align_face, warp_mask_to_crop
+from app.align import align_face, warp_mask_to_crop, warp_mask_to_photo
 from app.fileutil import atomic_write_bytes
 from app.imageio import read_photo
 from training.landmarks import load_cache
@@ -190,6 +194,84 @@ def maskedfacenet_rows(root: Path, size: int, seed: int, variants: int) -> list[
     return rows
 
 
+def real_scene_rows(real_masked: Path, labeller, size: int, seed: int, variants: int,
+                    min_coverage: float = 0.05) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """Real masked faces, and real unmasked people, from the tuning halves of RMFD and
+    facemaskdetection: what the synthetic masks are not. Their maps come from `labeller` (the
+    first release's segmenter, which finds real masks well but also "finds" one on every face):
+    a face is a positive only where the photo's labels say it wears a mask (facemaskdetection's
+    with_mask and mask_weared_incorrect boxes; RMFD, a set of masked people) and the labeller's
+    map covers at least `min_coverage` of the crop; facemaskdetection's without_mask people are
+    negatives with an empty map, whatever the labeller says. Each face is aligned `variants` times,
+    jittered after the first."""
+    import xml.etree.ElementTree as ET
+
+    from app.faces import MtcnnDlibFinder
+    from app.pipeline import clean_map
+
+    finder = MtcnnDlibFinder()
+    rows: list[tuple[np.ndarray, np.ndarray, str]] = []
+
+    def add(photo, face, rel, truth_masked: bool):
+        base = align_face(photo, face.points5, size)
+        m = clean_map(labeller.segment(base.crop)) if truth_masked else np.zeros((size, size), np.float32)
+        if truth_masked and m.mean() < min_coverage:
+            return  # the labeller missed it: no label is better than a wrong one
+        for v in range(variants):
+            rng = np.random.default_rng(pair_seed(seed, "real:" + rel, v))
+            a = base if v == 0 else align_face(photo, jittered(face.points5, rng), size)
+            mv = m if v == 0 else (warp_mask_to_crop(warp_mask_to_photo(m, base, photo.shape[:2]), a) > 0.5)
+            rows.append((a.crop, mv.astype(np.uint8), "real_masked" if truth_masked else "real_unmasked"))
+
+    for set_name in ("rmfd", "facemaskdetection"):
+        root = real_masked / set_name
+        files = sorted(root.rglob("*.jpg"))
+        for p in files:
+            rel = p.relative_to(root).as_posix()
+            if real_part(set_name, rel) != "tune":
+                continue
+            photo = read_photo(p).pixels
+            faces = finder.detect(photo)
+            if set_name == "rmfd":
+                for k, f in enumerate(faces):
+                    add(photo, f, f"{rel}:{k}", True)
+                continue
+            xml = root / "annotations" / f"{p.stem}.xml"
+            if not xml.exists():
+                continue
+            boxes = [(o.find("name").text, [float(o.find("bndbox").find(k).text) for k in ("xmin", "ymin", "xmax", "ymax")])
+                     for o in ET.parse(xml).getroot().iter("object")]
+            for k, f in enumerate(faces):
+                cx, cy = (f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2
+                label = next((lab for lab, b in boxes if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]), None)
+                if label is not None:  # a face no box holds is left out: its truth is unknown
+                    add(photo, f, f"{rel}:{k}", label != "without_mask")
+    return rows
+
+
+def append_rows(dest: Path, rows: list[tuple[np.ndarray, np.ndarray, str]], note: str) -> dict[str, int]:
+    """Add rows to an existing training set (`dest` = <out>/<size>), rewriting its arrays whole."""
+    masked = np.load(dest / "train_masked.npy", mmap_mode="r")
+    maps = np.load(dest / "train_map.npy", mmap_mode="r")
+    index = json.loads((dest / "train_index.json").read_text())
+    n0, n = len(masked), len(masked) + len(rows)
+    new_m = np.lib.format.open_memmap(dest / "train_masked.npy.part", mode="w+", dtype=np.uint8, shape=(n, *masked.shape[1:]))
+    new_k = np.lib.format.open_memmap(dest / "train_map.npy.part", mode="w+", dtype=np.uint8, shape=(n, *maps.shape[1:]))
+    new_m[:n0], new_k[:n0] = masked, maps
+    for i, (crop, m, kind) in enumerate(rows, start=n0):
+        new_m[i], new_k[i] = crop, m
+        index["kinds"].append(kind)
+    new_m.flush()
+    new_k.flush()
+    del new_m, new_k, masked, maps
+    for k in ("masked", "map"):
+        (dest / f"train_{k}.npy.part").replace(dest / f"train_{k}.npy")
+    index["kind_counts"] = {k: index["kinds"].count(k) for k in sorted(set(index["kinds"]))}
+    index.setdefault("appended", []).append(note)
+    atomic_write_bytes(dest / "train_index.json", json.dumps(index).encode())
+    return index["kind_counts"]
+
+
 def build(faces: Path, landmarks: Path, size: int, variants: int, seed: int, out: Path, mfn: Path | None,
           limit: int = 0) -> dict[str, int]:
     cache = load_cache(landmarks)
@@ -256,7 +338,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--real-scenes", type=Path, metavar="REAL_MASKED",
+                    help="instead: add the tuning halves of RMFD and facemaskdetection to the set in --out")
+    ap.add_argument("--labeller", type=Path, help="models folder whose segmenter labels the real masked faces")
+    ap.add_argument("--real-variants", type=int, default=6, help="jittered alignments per real face")
     a = ap.parse_args(argv)
+    if a.real_scenes:
+        from app.inference.engine import Unmasker
+
+        if a.labeller is None:
+            ap.error("--real-scenes needs --labeller")
+        labeller = Unmasker.from_installed("cpu", a.labeller)
+        rows = real_scene_rows(a.real_scenes, labeller, a.size, a.seed, variants=a.real_variants)
+        print(json.dumps(append_rows(a.out / str(a.size), rows, f"real scenes labelled by {a.labeller}")))
+        return 0
     print(json.dumps(build(a.faces, a.landmarks, a.size, a.variants, a.seed, a.out, a.maskedfacenet, a.limit)))
     return 0
 

@@ -17,11 +17,12 @@ from pathlib import Path
 
 SPLIT_FILE = Path(__file__).with_name("split.json")
 REAL_SPLIT_FILE = Path(__file__).with_name("real_split.json")
-# The real masked sets with labels (../shared/data/real_masked): half of each is held out of any
-# training, tuning or threshold calibration (by a hash of the file name), and only the benchmark's
-# held-out figures are reported. The other half ("tune") may train stage 1 (MaskedFace-Net's
-# label maps) and calibrate the mask / no mask threshold.
-REAL_SETS = ("facemaskdetection", "maskedfacenet")
+# The real masked sets (../shared/data/real_masked): half of each is held out of any training,
+# tuning or threshold calibration (by a hash of the file name), and only the benchmark's held-out
+# figures are reported. The other half ("tune") may train stage 1 (MaskedFace-Net's label maps;
+# RMFD's and facemaskdetection's faces with maps from the first release's segmenter) and
+# calibrate the mask / no mask threshold.
+REAL_SETS = ("facemaskdetection", "maskedfacenet", "rmfd")
 
 
 def identity_of(path: str) -> str:
@@ -71,7 +72,8 @@ def write_real_split(real_masked: Path) -> dict[str, int]:
     held: dict[str, list[str]] = {}
     for name in REAL_SETS:
         root = real_masked / name
-        files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.jpg") if "images" in p.parts)
+        files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.jpg")
+                       if "images" in p.parts or name == "rmfd")
         held[name] = [f for f in files if is_held_out(name, f)]
     doc = {"rule": "crc32('<set>:<path in set>') % 2 == 0 is held out; the rest is the tuning part",
            "held_out": held}

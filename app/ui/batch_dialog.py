@@ -2,17 +2,17 @@
 with thumbnails, Cancel, and "Open in editor" to fix one result's mask by hand."""
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QThread, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QVBoxLayout,
                                QWidget)
 
 from app.batch import BatchOptions, BatchRunner, ItemResult, list_inputs
+from app.ui.worker import Job
 
 THUMB = 96
 
@@ -25,29 +25,6 @@ def thumbnail(path: Path) -> QIcon:
                                               Qt.TransformationMode.SmoothTransformation)))
 
 
-class BatchThread(QThread):
-    result = Signal(object, int)  # ItemResult, files done
-    total = Signal(int)
-    done = Signal(object)  # BatchSummary
-    failed = Signal(str)
-
-    def __init__(self, engine_getter, finder_getter, in_dir: Path, out_dir: Path, options: BatchOptions,
-                 parent=None) -> None:
-        super().__init__(parent)
-        self.engine_getter, self.finder_getter = engine_getter, finder_getter
-        self.in_dir, self.out_dir, self.options = in_dir, out_dir, options
-        self.cancel = threading.Event()
-
-    def run(self) -> None:
-        try:
-            self.total.emit(sum(1 for _ in list_inputs(self.in_dir, self.options.recursive, exclude=self.out_dir)))
-            runner = BatchRunner(self.engine_getter(), self.finder_getter(), self.options, self.cancel,
-                                 lambda r, n: self.result.emit(r, n))
-            self.done.emit(runner.run(self.in_dir, self.out_dir, self.out_dir / "report.csv"))
-        except Exception as e:  # the reason in words, never a traceback
-            self.failed.emit(str(e) or type(e).__name__)
-
-
 class BatchDialog(QDialog):
     open_in_editor = Signal(str, str)  # input photo, its output path
 
@@ -56,7 +33,7 @@ class BatchDialog(QDialog):
         self.window_ = window
         self.setWindowTitle("Batch: unmask a folder")
         self.resize(720, 620)
-        self.thread: BatchThread | None = None
+        self.thread: Job | None = None
         self.results: list[ItemResult] = []
         self.summary = None
         self.error = ""
@@ -131,12 +108,19 @@ class BatchDialog(QDialog):
         self.results, self.summary, self.error = [], None, ""
         self.list.clear()
         self.t0 = time.perf_counter()
-        self.thread = BatchThread(self.window_.engine, self.window_.finder, in_dir, out_dir, options, self)
+        window = self.window_
+
+        def work(_report):
+            job.send(sum(1 for _ in list_inputs(in_dir, options.recursive, exclude=out_dir)))  # the total
+            runner = BatchRunner(window.engine(), window.finder(), options, job.cancel_event,
+                                 lambda r, n: job.send((r, n)))
+            return runner.run(in_dir, out_dir, out_dir / "report.csv")
+
+        job = self.thread = Job("unmasking the folder", work, self, keep_result_on_cancel=True)
         self.out_dir = out_dir
-        self.thread.total.connect(lambda n: (self.progress.setRange(0, max(1, n)), self.progress.setValue(0)))
-        self.thread.result.connect(self._result)
-        self.thread.done.connect(self._done)
-        self.thread.failed.connect(self._fail)
+        job.interim.connect(self._interim)
+        job.succeeded.connect(self._done)
+        job.failed.connect(self._fail)
         self.thread.finished.connect(self._finished)
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -145,8 +129,15 @@ class BatchDialog(QDialog):
 
     def cancel(self) -> None:
         if self.thread is not None:
-            self.thread.cancel.set()
+            self.thread.cancel()
             self.status.setText("Stopping after the photo in hand...")
+
+    def _interim(self, item) -> None:
+        if isinstance(item, int):  # the number of files, first
+            self.progress.setRange(0, max(1, item))
+            self.progress.setValue(0)
+        else:
+            self._result(*item)
 
     def _result(self, r: ItemResult, n: int) -> None:
         self.results.append(r)
@@ -190,7 +181,7 @@ class BatchDialog(QDialog):
 
     def closeEvent(self, event) -> None:
         if self.thread is not None:
-            self.thread.cancel.set()
+            self.thread.cancel()
             self.thread.wait(60000)
         super().closeEvent(event)
 

@@ -1,5 +1,7 @@
 """Model work off the GUI thread: one QThread runs one job (a plain function) and reports progress,
-the result, or an error in words. Cancel sets a flag that the job's progress callback checks."""
+interim results, the result, or an error in words. Cancel sets a flag that the job's progress
+callback checks (and that long jobs such as a batch may watch themselves: `cancel_event`). The
+editor's jobs and the batch dialog's run both go through this one class."""
 from __future__ import annotations
 
 import logging
@@ -20,18 +22,29 @@ class Cancelled(Exception):
 
 class Job(QThread):
     progress = Signal(str, float)  # what, fraction done
+    interim = Signal(object)  # anything the job sends on the way (a batch: each photo's result)
     succeeded = Signal(object)
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, name: str, fn: Callable[[Callable[[str, float], None]], Any], parent=None) -> None:
+    def __init__(self, name: str, fn: Callable[[Callable[[str, float], None]], Any], parent=None,
+                 keep_result_on_cancel: bool = False) -> None:
         super().__init__(parent)
         self.name = name
         self.fn = fn
+        self.keep_result_on_cancel = keep_result_on_cancel  # a cancelled batch still has its summary
         self._cancel = threading.Event()
+
+    @property
+    def cancel_event(self) -> threading.Event:
+        return self._cancel
 
     def cancel(self) -> None:
         self._cancel.set()
+
+    def send(self, item: Any) -> None:
+        """From the job's function: hand an interim result to the GUI thread."""
+        self.interim.emit(item)
 
     def _report(self, what: str, done: float) -> None:
         if self._cancel.is_set():
@@ -41,7 +54,7 @@ class Job(QThread):
     def run(self) -> None:  # runs in the worker thread
         try:
             result = self.fn(self._report)
-            if self._cancel.is_set():
+            if self._cancel.is_set() and not self.keep_result_on_cancel:
                 raise Cancelled()
         except Cancelled:
             self.cancelled.emit()

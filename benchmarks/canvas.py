@@ -15,7 +15,6 @@ import statistics
 import time
 
 import cv2
-import numpy as np
 
 
 def main() -> None:

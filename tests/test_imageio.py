@@ -1,5 +1,4 @@
 """Reading every kind of photo as 8-bit RGB, keeping metadata for export, refusing bad files."""
-import io
 import time
 
 import numpy as np

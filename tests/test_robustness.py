@@ -4,9 +4,6 @@ from __future__ import annotations
 import io
 import os
 import sys
-import threading
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +11,7 @@ import torch
 from PIL import Image
 
 from app.errors import ImageReadError, ImageWriteError, UnmaskerError
-from app.imageio import Photo, read_photo, write_photo
+from app.imageio import read_photo, write_photo
 
 from .conftest import EXAMPLE, ROOT
 

@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.config, steps=args.steps, seed=args.seed, data=args.data, threads=args.threads)
     path = train(cfg, args.out, args.stop_after)
     if int(os.environ.get("RANK", "0")) == 0:
-        print(path or f"paused; rerun the same command without --stop-after to go on")
+        print(path or "paused; rerun the same command without --stop-after to go on")
     return 0
 
 

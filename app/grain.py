@@ -35,8 +35,12 @@ def skin_above(face_map: np.ndarray, band: float = BAND) -> np.ndarray:
     return out & ~m
 
 
+MAX_GRAIN = 40.0  # Laplacian strength at most (its 3x3 kernel: about 5 grey levels of grain): hair is not skin
+
+
 def _detail(grey: np.ndarray) -> np.ndarray:
-    return grey - cv2.GaussianBlur(grey, (0, 0), 2.0)
+    """The finest detail: the Laplacian, what makes a patch look sharp or soft at 100 %."""
+    return cv2.Laplacian(grey, cv2.CV_32F, ksize=3)
 
 
 def _strength(detail: np.ndarray) -> float:
@@ -44,10 +48,17 @@ def _strength(detail: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(detail)))
 
 
-def add_grain(result: np.ndarray, original: np.ndarray, face_map: np.ndarray, seed: int = 0) -> np.ndarray:
+def add_grain(result: np.ndarray, original: np.ndarray, face_map: np.ndarray, seed: int = 0,
+              min_width: int = 0) -> np.ndarray:
     """`result` with grain added inside `face_map` (photo-space uint8 0..255, this face's fill):
-    enough that the fill's fine detail (the high-pass of its brightness) has the strength of the
-    skin just above the mask in `original`. Returns `result` itself when nothing is to be added."""
+    enough that the fill's fine detail (the Laplacian of its brightness) has the strength of the
+    skin just above the mask in `original` (capped at MAX_GRAIN). Only where the fill was enlarged
+    into the photo: a mask narrower than `min_width` px (the network's crop size) got a fill made
+    at a finer scale than the photo's, which grain would only spoil. Returns `result` itself when
+    nothing is to be added."""
+    cols = np.nonzero((face_map > 127).any(0))[0]
+    if len(cols) == 0 or cols[-1] + 1 - cols[0] < min_width:
+        return result
     skin = skin_above(face_map)
     inside = cv2.erode((face_map > 127).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     if skin.sum() < 30 or inside.sum() < 30:
@@ -62,13 +73,12 @@ def add_grain(result: np.ndarray, original: np.ndarray, face_map: np.ndarray, se
     # edge, which are structure, not grain.
     target = _strength(_detail(grey_o)[skin[win]])
     have = _strength(_detail(grey_r)[inside[win]])
-    add = np.sqrt(max(target ** 2 - have ** 2, 0.0))
-    if add < 0.5:  # under half a grey level: nothing to see
+    add = min(np.sqrt(max(target ** 2 - have ** 2, 0.0)), MAX_GRAIN)
+    if add < 0.5:  # too faint to see
         return result
     rng = np.random.default_rng(seed)
     noise = cv2.GaussianBlur(rng.standard_normal(grey_o.shape).astype(np.float32), (0, 0), GRAIN_SIGMA)
-    noise = _detail(noise)  # the same band of frequencies as was measured
-    noise *= add / max(_strength(noise), 1e-6)
+    noise *= add / max(_strength(_detail(noise)), 1e-6)  # its Laplacian as strong as `add`
     weight = face_map[win].astype(np.float32) / 255.0  # the map's soft edge fades the grain in
     out = result.copy()
     region = out[win].astype(np.float32) + (noise * weight)[..., None]

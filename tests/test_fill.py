@@ -4,13 +4,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from app.grain import _detail, _strength, add_grain, skin_above
+from app.grain import MAX_GRAIN, _detail, _strength, add_grain, skin_above
 from app.pipeline import grow
 
 
-def _face(rng, grain: float = 8.0):
-    """A 300 px 'face': textured skin everywhere, and a smooth fill where the mask was."""
-    skin = np.clip(170 + rng.normal(0, grain, (300, 300, 1)) + np.zeros((1, 1, 3)), 0, 255).astype(np.uint8)
+def _face(rng, grain: float = 2.5):
+    """A 300 px 'face': skin with a fine grain everywhere, and a smooth fill where the mask was."""
+    texture = cv2.GaussianBlur(rng.normal(0, grain, (300, 300)).astype(np.float32), (0, 0), 0.8)
+    skin = np.clip(170 + texture[..., None] + np.zeros((1, 1, 3)), 0, 255).astype(np.uint8)
     face_map = np.zeros((300, 300), np.uint8)
     cv2.ellipse(face_map, (150, 200), (100, 70), 0, 0, 360, 255, -1)
     face_map = cv2.GaussianBlur(face_map, (0, 0), 2)  # the warped map's soft edge
@@ -30,8 +31,15 @@ def test_grain_matches_the_skin_above_the_mask_and_touches_nothing_else(rng):
     assert 0.8 * skin < got < 1.25 * skin
     assert np.array_equal(out[face_map == 0], filled[face_map == 0])  # outside the fill: bit for bit
     assert np.array_equal(out, add_grain(filled, original, face_map, seed=3))  # the same twice
+    # A fill narrower than the network's crop was made finer than the photo: no grain.
+    assert add_grain(filled, original, face_map, min_width=256) is filled
     # A fill already as detailed as the skin gets nothing.
     assert add_grain(original, original, face_map) is original
+    # Above the mask hair or lashes, not skin: the grain stays within MAX_GRAIN, never a noise patch.
+    rough, smooth, face_map = _face(rng, grain=80.0)
+    assert _strength(_detail(grey(rough))[skin_above(face_map)]) > 3 * MAX_GRAIN
+    out = add_grain(smooth, rough, face_map, seed=1)
+    assert _strength(_detail(grey(out))[inside]) < 1.2 * MAX_GRAIN
 
 
 def test_skin_band_lies_just_above_the_mask():

@@ -4,9 +4,13 @@
         --inpainter runs/inpainter_cpu/inpainter.safetensors --to resources/models
     python -m training.evaluate --faces ../shared/data/faces --only-validation --out runs/eval
     python -m training.ship --metrics runs/eval/metrics.json --to resources/models
+    python -m benchmarks.real_photos --out runs/real
+    python -m training.ship --real-metrics runs/real/metrics.json --to resources/models
 
 The first call copies the weights and their training cards; the second adds the evaluation's
-figures to both cards. The weights file is never changed, so its sha256 stays valid.
+figures to both cards, the third the real-photo benchmark's. The weights file is never changed, so
+its sha256 stays valid. A model fine-tuned from another (its config's `init`) keeps that model's
+training record in its card, so the card says everything the weights went through.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from pathlib import Path
 from app.fileutil import atomic_write_bytes
 from app.inference.engine import INPAINTER_FILE, SEGMENTER_FILE
 from app.inference.weights import card_path, load_model, read_card
-from training.split import SPLIT_FILE
+from training.split import REAL_SPLIT_FILE, SPLIT_FILE
 
 LICENCE = ("Weights derived from CelebA and UTKFace photographs, which are licensed for non-commercial "
            "research only: these weights are for non-commercial research use. The code is MIT.")
@@ -30,10 +34,32 @@ DATA = {
              "surgical masks from the 68 landmarks; training/pairs.py",
     "split": f"by identity, {SPLIT_FILE.name} (every tenth CelebA identity and a tenth of UTKFace are validation)",
 }
+SEGMENTER_DATA = {
+    **DATA,
+    "masks": "training/segdata.py: 30 % faces with no mask (empty map); 38 % MaskTheFace templates or "
+             "procedural masks worn over or under the nose; 12 % masks pulled down to the chin or the neck "
+             "(mouth visible, map only on the fabric); 6 % two masks worn one over the other; 14 % masks with "
+             "a trim, an exhalation valve or a clear window; plus MaskedFace-Net's tuning part (real label "
+             "maps, 6 jittered alignments per photo)",
+    "real_split": f"{REAL_SPLIT_FILE.name}: half of MaskedFace-Net and of facemaskdetection is held out of "
+                  "training and calibration; the real-photo benchmark reports that half",
+}
 
 
 def _write_card(path: Path, card: dict) -> None:
     atomic_write_bytes(card_path(path), (json.dumps(card, indent=2) + "\n").encode())
+
+
+def _lineage(card: dict, depth: int = 0) -> dict | None:
+    """The training record of the weights a run started from (its config's `init`), and of the
+    ones those started from, and so on: everything the shipped weights went through."""
+    init = card.get("training", {}).get("config", {}).get("init")
+    if not init or depth > 8:
+        return None
+    start = read_card(Path(init))
+    earlier = start.get("training", {}).get("fine_tuned_from") or _lineage(start, depth + 1)
+    training = {k: v for k, v in start.get("training", {}).items() if k != "fine_tuned_from"}
+    return {"file": str(init), "sha256": start.get("sha256"), "training": training, "fine_tuned_from": earlier}
 
 
 def install(src: Path, dest: Path, role: str) -> dict:
@@ -41,11 +67,14 @@ def install(src: Path, dest: Path, role: str) -> dict:
     card = read_card(src)
     if card.get("trained") is not True:
         raise SystemExit(f"{src}: the card does not say the model was trained; not shipping it")
+    lineage = _lineage(card)  # read before dest (often where the chain starts) is replaced
+    if lineage:
+        card["training"]["fine_tuned_from"] = lineage
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".safetensors.part")
     shutil.copyfile(src, tmp)
     tmp.replace(dest)
-    card.update({"file": dest.name, "data": DATA, "licence": LICENCE})
+    card.update({"file": dest.name, "data": SEGMENTER_DATA if role == "segmenter" else DATA, "licence": LICENCE})
     _write_card(dest, card)
     return card
 
@@ -65,14 +94,39 @@ def add_metrics(models: Path, metrics_path: Path) -> None:
         _write_card(path, card)
 
 
+def add_real_metrics(models: Path, metrics_path: Path) -> None:
+    """The real-photo benchmark's figures, in both cards (stage 1 decides what is filled, stage 2
+    how it looks)."""
+    m = json.loads(metrics_path.read_text())
+    sc = m["scenes"]
+    real = {
+        "command": m["command"],
+        "unmasked_photos_untouched": m["untouched"]["untouched_rate"],
+        "unmasked_photos": m["untouched"]["photos"],
+        "scenes_unmasked_people_32px_untouched": sc["unmasked_people_untouched_32px_and_over"],
+        "maskedfacenet_dice_cwm": m["segmentation"]["CWM"]["dice"],
+        "maskedfacenet_dice_iwm": m["segmentation"]["IWM"]["dice"],
+        "scenes_masked_filled": {k: v["rate"] for k, v in sc["by_label_and_size"]["with_mask"].items()},
+        "rmfd": {k: m["rmfd"][k] for k in ("photos", "faces_found", "faces_filled", "faces_judged_no_mask")},
+        "fill_sharpness": {k: v["median_ratio"] for k, v in m["sharpness"].items()},
+        "part": sc["part"],
+    }
+    for name in (SEGMENTER_FILE, INPAINTER_FILE):
+        path = models / name
+        card = read_card(path)
+        card.setdefault("metrics", {})["real_photos"] = real
+        _write_card(path, card)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--segmenter", type=Path)
     ap.add_argument("--inpainter", type=Path)
     ap.add_argument("--metrics", type=Path)
+    ap.add_argument("--real-metrics", type=Path, help="the real-photo benchmark's metrics.json")
     ap.add_argument("--to", type=Path, required=True)
     args = ap.parse_args(argv)
-    if not (args.segmenter or args.inpainter or args.metrics):
+    if not (args.segmenter or args.inpainter or args.metrics or args.real_metrics):
         ap.error("nothing to do: pass --segmenter/--inpainter and/or --metrics")
     if args.segmenter:
         install(args.segmenter, args.to / SEGMENTER_FILE, "segmenter")
@@ -80,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         install(args.inpainter, args.to / INPAINTER_FILE, "generator")
     if args.metrics:
         add_metrics(args.to, args.metrics)
+    if args.real_metrics:
+        add_real_metrics(args.to, args.real_metrics)
     return 0
 
 

@@ -141,7 +141,8 @@ def find_masks(pixels: np.ndarray, faces: list[Face], engine, progress: Progress
 
 def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndarray | None = None,
                  progress: Progress | None = None, batch_size: int = 8,
-                 min_mask_confidence: float = MIN_MASK_CONFIDENCE, grain: bool = True) -> UnmaskResult:
+                 min_mask_confidence: float = MIN_MASK_CONFIDENCE, grain: bool = True,
+                 margin: float = MASK_MARGIN) -> UnmaskResult:
     """Fill every masked face. `mask_in` (H, W) uint8 is a photo-space map the user drew or
     fixed; where given it replaces stage 1 for all faces. Faces stage 1 judges to wear no mask
     (`find_masks`) are left untouched. With `grain`, each fill gets the fine grain of its face's
@@ -152,7 +153,7 @@ def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndar
     # Progress is the whole job's: finding the masks 0-30 %, filling 30-80 %, blending 80-100 %.
     if mask_in is None:
         masks = find_masks(pixels, faces, engine, lambda what, f: report(what, 0.3 * f), batch_size,
-                           min_mask_confidence=min_mask_confidence)
+                           min_mask_confidence=min_mask_confidence, margin=margin)
     else:
         masks = []
         for f in faces:
@@ -189,11 +190,13 @@ def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndar
 
 
 def unmask_photo(pixels: np.ndarray, finder: FaceFinder, engine, progress: Progress | None = None,
-                 grain: bool = True, min_mask_confidence: float | None = None) -> UnmaskResult:
+                 grain: bool = True, min_mask_confidence: float | None = None,
+                 margin: float | None = None) -> UnmaskResult:
     """The whole automatic path for one photo, as `unmasker batch` runs it: find the faces, then
     unmask_faces. With no face found, the photo comes back unchanged with an empty face list."""
     faces = finder.detect(pixels)
     if not faces:
         return UnmaskResult(pixels=pixels.copy(), photo_map=np.zeros(pixels.shape[:2], np.uint8))
     return unmask_faces(pixels, faces, engine, progress=progress, grain=grain,
-                        min_mask_confidence=MIN_MASK_CONFIDENCE if min_mask_confidence is None else min_mask_confidence)
+                        min_mask_confidence=MIN_MASK_CONFIDENCE if min_mask_confidence is None else min_mask_confidence,
+                        margin=MASK_MARGIN if margin is None else margin)

@@ -1,8 +1,10 @@
-"""Takes docs/images/editor.png from the real app: the example photo opened, its face found,
-unmasked with the shipped models, the result shown; and docs/images/example_result.png, the
-face before and after, cut from that same result.
+"""Takes docs/images/editor.png from the real app: the two-face example opened, its faces found
+(the Faces list says the unmasked one will be left alone), stage 1's mask shown with the brush's
+outline over its edge; then docs/images/example_result.png, the masked face before and after
+unmasking with the shipped models, and the other face, untouched.
 
-    QT_QPA_PLATFORM=offscreen python docs/make_screenshot.py
+    xvfb-run -a -s "-screen 0 1600x1000x24" env QT_QPA_PLATFORM=xcb python docs/make_screenshot.py
+    QT_QPA_PLATFORM=offscreen python docs/make_screenshot.py      # without an X server
 """
 from __future__ import annotations
 
@@ -40,32 +42,48 @@ def main(argv: list[str]) -> int:
     import cv2
     import numpy as np
 
+    from PySide6.QtTest import QTest
+
     from app.imageio import Photo, write_photo
     from app.ui.main_window import MainWindow
 
     w = MainWindow()
-    w.resize(1280, 820)
+    w.resize(1400, 860)
     w.show()
-    if not w.open_path(ROOT / "resources" / "examples" / "astronaut_masked.jpg"):
+    if not w.open_path(ROOT / "resources" / "examples" / "two_faces_one_masked.jpg"):
         raise SystemExit(w.last_error)
     _wait(app, lambda: w.job is None and len(w.faces) > 0, 120)
-    w.unmask_action.trigger()
-    _wait(app, lambda: w.job is None, 300)
-    if w.result is None:
-        raise SystemExit("the unmask produced no result: " + w.last_error)
+    if len(w.faces) != 2 or [f.mask_found for f in w.faces] != [True, False]:
+        raise SystemExit(f"expected a masked face and an unmasked one, got {[f.mask_found for f in w.faces]}")
     w.canvas.fit()
+    w.set_tool("brush")
+    w.set_brush_size(70)
+    # The brush over the mask's right edge, as a retoucher would hold it to fix it.
+    ys, xs = np.nonzero(w.mask > 127)
+    y = int(np.median(ys))
+    x = int(xs[ys == y].max())
+    vp = w.canvas.viewport()
+    QTest.mouseMove(vp, w.canvas.mapFromScene(float(x), float(y)))
     for _ in range(20):
         app.processEvents()
     out.parent.mkdir(parents=True, exist_ok=True)
     if not w.grab().save(str(out)):
         raise SystemExit(f"could not write {out}")
     print(f"wrote {out}")
-    x0, y0, x1, y1 = (int(v) for v in w.faces[0].box)
-    pad = (x1 - x0) // 3
-    y0, y1 = max(0, y0 - pad), min(w.original.shape[0], y1 + pad)
-    x0, x1 = max(0, x0 - pad), min(w.original.shape[1], x1 + pad)
-    pair = np.concatenate([w.original[y0:y1, x0:x1], w.result[y0:y1, x0:x1]], axis=1)
-    pair = cv2.resize(pair, None, fx=2, fy=2, interpolation=cv2.INTER_LANCZOS4)
+    w.unmask_action.trigger()
+    _wait(app, lambda: w.job is None, 300)
+    if w.result is None:
+        raise SystemExit("the unmask produced no result: " + w.last_error)
+    tiles = []
+    for face in w.faces:
+        x0, y0, x1, y1 = (int(v) for v in face.box)
+        pad = (x1 - x0) // 3
+        y0, y1 = max(0, y0 - pad), min(w.original.shape[0], y1 + pad)
+        x0, x1 = max(0, x0 - pad), min(w.original.shape[1], x1 + pad)
+        tiles.append(np.concatenate([w.original[y0:y1, x0:x1], w.result[y0:y1, x0:x1]], axis=1))
+    h = min(t.shape[0] for t in tiles)
+    pair = np.concatenate([tiles[0][:h], np.full((h, 12, 3), 255, np.uint8), tiles[1][:h]], axis=1)
+    pair = cv2.resize(pair, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)  # every pixel shown as 2x2
     write_photo(Photo(np.ascontiguousarray(pair)), images / "example_result.png", overwrite=True)
     print(f"wrote {images / 'example_result.png'}")
     w.exported_index = w.undo.index()  # nothing to ask about on close

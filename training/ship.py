@@ -84,7 +84,9 @@ def add_metrics(models: Path, metrics_path: Path) -> None:
     common = {"evaluated_on": f"{m['n_images']} faces from {m['faces']}" +
               (" (validation identities only)" if m.get("only_validation") else ""),
               "size": m["size"], "seed": m["seed"]}
-    seg_metrics = {**common, "synthetic": m["segmentation"], "maskedfacenet": m.get("maskedfacenet")}
+    seg_metrics = {**common, "synthetic": m["segmentation"], "maskedfacenet": m.get("maskedfacenet"),
+                   "maskedfacenet_note": "all of MaskedFace-Net, on the aligned crop; its tuning half is in stage 1's "
+                                         "training data: metrics.real_photos scores the held-out half alone"}
     inp_metrics = {**common, **{k: m[k] for k in ("ours", "ours_true_map", "telea", "ns")},
                    "papers_at_256": {"psnr": 31.3, "ssim": 0.957}, "model": m["model"]}
     for name, metrics in ((SEGMENTER_FILE, seg_metrics), (INPAINTER_FILE, inp_metrics)):

@@ -1,0 +1,255 @@
+"""Real photos: unmasked faces come back untouched, the mask / no mask decision is shown where the
+user looks (CLI, batch report, Faces list), stage 1's training data, and the real-photo benchmark."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app.imageio import read_photo
+from app.pipeline import NO_MASK_TEXT, unmask_photo
+
+from .conftest import EXAMPLE, ROOT, SHARED_DATA, need_shared
+
+FACES = SHARED_DATA / "faces"
+MFN = SHARED_DATA / "real_masked" / "maskedfacenet"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from app.inference.engine import Unmasker
+
+    if "UNMASKER_MODELS" in os.environ:
+        pytest.skip("UNMASKER_MODELS points away from the shipped models")
+    return Unmasker.from_installed("cpu")
+
+
+def _validation_photos(n_per_source: int) -> list[Path]:
+    need_shared()
+    from benchmarks.real_photos import unmasked_faces
+
+    return unmasked_faces(FACES, n_per_source)
+
+
+def test_unmasked_faces_come_back_untouched(shipped, finder):
+    """People without a mask (identities training never saw): every pixel of the output is the
+    input's, and each face found is reported as left untouched."""
+    photos = _validation_photos(8)
+    assert len(photos) == 16
+    judged = 0
+    for p in photos:
+        px = read_photo(p).pixels
+        result = unmask_photo(px, finder, shipped)
+        assert np.array_equal(result.pixels, px), f"{p.name}: an unmasked face was changed"
+        assert not result.photo_map.any()
+        judged += len(result.faces)
+        assert all(f.status == NO_MASK_TEXT for f in result.faces)
+    assert judged >= 14  # the faces were found and judged, not missed
+
+
+def test_real_masks_are_still_found_and_filled(shipped, finder):
+    """The decision does not cost the masked faces: the example and MaskedFace-Net photos of the
+    held-out part (both ways of wearing) are filled, over most of the labelled mask."""
+    need_shared()
+    from benchmarks.real_photos import dice, read_label, real_files
+
+    px = read_photo(EXAMPLE).pixels
+    assert unmask_photo(px, finder, shipped).faces[0].unmasked
+    for kind in ("CWM", "IWM"):
+        files = [p for p in real_files("maskedfacenet", "holdout", SHARED_DATA) if p.parts[-3] == kind][:2]
+        for p in files:
+            px = read_photo(p).pixels
+            label = read_label(p.parent.parent / "masks" / f"{p.stem}_gt.png")
+            result = unmask_photo(px, finder, shipped)
+            assert any(f.unmasked for f in result.faces), p
+            assert dice(result.photo_map > 127, label == 2) > 0.85, p
+
+
+def test_cli_and_batch_say_no_mask_found(shipped, tmp_path):
+    photo = _validation_photos(1)[0]
+    album = tmp_path / "album"
+    album.mkdir()
+    (album / "plain.jpg").write_bytes(photo.read_bytes())
+    (album / "masked.jpg").write_bytes(EXAMPLE.read_bytes())
+    env = {k: v for k, v in os.environ.items() if k != "UNMASKER_MODELS"}
+    out = subprocess.run([sys.executable, "-m", "app", "unmask", str(album / "plain.jpg"), "-o", str(tmp_path / "o.jpg")],
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert f"face 1: {NO_MASK_TEXT}" in out.stderr
+    run = subprocess.run([sys.executable, "-m", "app", "batch", str(album), str(tmp_path / "out")],
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    rows = {r["input"]: r for r in csv.DictReader((tmp_path / "out" / "report.csv").open())}
+    assert rows["plain.jpg"]["status"] == "no_mask" and NO_MASK_TEXT in rows["plain.jpg"]["note"]
+    assert rows["masked.jpg"]["status"] == "unmasked" and rows["masked.jpg"]["faces_unmasked"] == "1"
+    # Left untouched means the same bytes: a photo with nothing to unmask is copied, not re-encoded.
+    assert (tmp_path / "out" / "plain_unmasked.jpg").read_bytes() == photo.read_bytes()
+
+
+def test_the_faces_list_shows_a_face_with_no_mask(qtbot, tmp_path, shipped, finder):
+    from PySide6.QtCore import QSettings
+
+    from app.ui.main_window import MainWindow
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    w = MainWindow(engine_factory=lambda: shipped, finder_factory=lambda: finder)
+    qtbot.addWidget(w)
+    w.show()
+    assert w.open_path(_validation_photos(1)[0])
+    qtbot.waitUntil(lambda: w.job is None and len(w.faces) > 0, timeout=60000)
+    item = w.face_list.item(0)
+    assert NO_MASK_TEXT in item.text() and "brush" in item.toolTip()
+    assert not (w.mask > 0).any()  # nothing offered for filling
+    # The user may still paint a mask on that face, and then it is filled.
+    f = w.faces[0]
+    x0, y0, x1, y1 = (float(v) for v in f.box)
+    w.mask[int(y0 + 0.6 * (y1 - y0)):int(y1), int(x0 + 0.2 * (x1 - x0)):int(x1 - 0.2 * (x1 - x0))] = 255
+    w.unmask_action.trigger()
+    qtbot.waitUntil(lambda: w.job is None and w.result is not None, timeout=60000)
+    assert not np.array_equal(w.result[w.mask > 127], w.original[w.mask > 127])
+    assert w.open_path(EXAMPLE)
+    qtbot.waitUntil(lambda: w.job is None and len(w.faces) > 0 and w.path == EXAMPLE, timeout=60000)
+    assert NO_MASK_TEXT not in w.face_list.item(0).text() and (w.mask > 127).any()
+
+
+# --- stage 1's training data ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def example_face(finder):
+    px = read_photo(EXAMPLE).pixels
+    (face,) = finder.detect(px)
+    return px, face
+
+
+def test_stage1_rows_of_every_kind(example_face):
+    """Negatives are the face itself with an empty map; a mask worn low leaves the mouth visible and
+    outside the map; every pixel a drawing changed is in the map."""
+    from app.align import align_face
+    from training.segdata import make_seg_row
+
+    px, face = example_face
+    plain = align_face(px, face.points5, 128)
+    mouth = plain.to_crop(face.points68[48:68]).round().astype(int)
+    seen = {}
+    for seed in range(60):
+        crop, m, kind = make_seg_row(px, face.points5, face.points68, 128, np.random.default_rng(seed))
+        seen[kind] = seen.get(kind, 0) + 1
+        changed = np.any(crop != plain.crop, axis=2)
+        assert not (changed & (m == 0)).any(), f"{kind}: a drawn pixel is outside the map"
+        if kind == "none":
+            assert not m.any() and np.array_equal(crop, plain.crop)
+        elif kind != "low":  # (a mask slid down to the neck may leave the crop almost entirely)
+            assert m.mean() > 0.01
+        if kind == "low":
+            inside = [m[y, x] for x, y in mouth if 0 <= x < 128 and 0 <= y < 128]
+            assert np.mean(inside) < 0.2, "a mask worn on the chin must leave the mouth out of the map"
+    assert set(seen) == {"none", "mask", "low", "double", "extras"}
+    assert 0.15 < seen["none"] / 60 < 0.5
+
+
+def test_maskedfacenet_rows_never_read_the_held_out_part(tmp_path):
+    """Only the tuning part of MaskedFace-Net may train stage 1."""
+    need_shared()
+    from training.segdata import maskedfacenet_rows
+    from training.split import is_held_out, load_real_split, real_part
+
+    held = load_real_split()["maskedfacenet"]
+    cwm = sorted((MFN / "CWM" / "images").glob("*.jpg"))
+    rel = [p.relative_to(MFN).as_posix() for p in cwm]
+    assert all(is_held_out("maskedfacenet", r) == (r in held) for r in rel)  # the record follows its rule
+    a = next(p for p, r in zip(cwm, rel) if real_part("maskedfacenet", r) == "holdout")
+    b = next(p for p, r in zip(cwm, rel) if real_part("maskedfacenet", r) == "tune")
+    root = tmp_path / "mfn"
+    for p in (a, b):
+        for sub, name in (("images", p.name), ("masks", f"{p.stem}_gt.png")):
+            (root / "CWM" / sub).mkdir(parents=True, exist_ok=True)
+            (root / "CWM" / sub / name).write_bytes((p.parent.parent / sub / name).read_bytes())
+    rows = maskedfacenet_rows(root, 128, 0, 3)
+    assert len(rows) == 3  # the tuning photo's three alignments, none of the held-out one
+    assert all(kind == "maskedfacenet" and m.mean() > 0.1 for _, m, kind in rows)
+    assert all(crop.shape == (128, 128, 3) for crop, _, _ in rows)
+
+
+# --- the benchmark ------------------------------------------------------------------------------
+
+def test_sharpness_ratio_measures_a_soft_fill():
+    from benchmarks.real_photos import sharpness
+
+    rng = np.random.default_rng(0)
+    skin = np.clip(150 + rng.normal(0, 20, (200, 200, 3)), 0, 255).astype(np.uint8)
+    m = np.zeros((200, 200), np.uint8)
+    cv2.ellipse(m, (100, 130), (60, 40), 0, 0, 360, 255, -1)
+    ratio, width = sharpness(skin, m)
+    assert 0.8 < ratio < 1.25 and 115 <= width <= 125
+    soft = skin.copy()
+    soft[m > 0] = cv2.GaussianBlur(skin, (0, 0), 3)[m > 0]
+    assert sharpness(soft, m)[0] < 0.3
+
+
+def test_benchmark_runs_the_app_path_and_writes_its_report(tmp_path):
+    need_shared()
+    from benchmarks.real_photos import main
+
+    assert main(["--quick", "--out", str(tmp_path), "--threads", "1"]) == 0
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["untouched"]["photos"] == 12 and 0 <= m["untouched"]["untouched_rate"] <= 1
+    assert m["segmentation"]["part"] == "holdout" and m["segmentation"]["CWM"]["photos"] > 0
+    assert m["rmfd"]["photos"] == 6 and set(m["sharpness"]) == {"<64 px", "64-90 px", ">=90 px"}
+    assert "MaskedFace-Net Dice" in (tmp_path / "report.md").read_text()
+    for name in m["sheets"]:
+        img = cv2.imread(str(tmp_path / name))
+        assert img is not None and img.shape[1] == 1800
+
+
+def test_calibration_puts_the_threshold_between_unmasked_and_masked_faces():
+    from benchmarks.real_photos import calibrate
+
+    rng = np.random.default_rng(0)
+    # Unmasked faces: mostly no map at all, some unsure blobs; masked faces: sure maps, one missed.
+    neg = [{"truth": "no_mask", "coverage": 0.0, "confidence": 0.0}] * 400 + \
+          [{"truth": "without_mask", "coverage": c, "confidence": p}
+           for c, p in zip(rng.uniform(0.02, 0.09, 10), rng.uniform(0.6, 0.88, 10))]
+    pos = [{"truth": "IWM", "coverage": c, "confidence": p}
+           for c, p in zip(rng.uniform(0.03, 0.3, 300), rng.uniform(0.94, 1.0, 300))]
+    pos.append({"truth": "CWM", "coverage": 0.0, "confidence": 0.0})
+    c = calibrate(neg + pos)
+    t = c["chosen"]["threshold"]
+    assert 0.88 <= t <= 0.94 and c["chosen"]["negatives_untouched"] == 1.0
+    assert c["chosen"]["positives_filled"] == pytest.approx(300 / 301)
+
+
+def test_real_scene_rows_follow_the_labels_and_skip_the_held_out_half(tmp_path, tiny_models, finder):
+    """RMFD faces are positives (labelled by the given segmenter), facemaskdetection's boxes say
+    which faces are masked, its unmasked people get empty maps, and no held-out photo is read."""
+    from app.inference.engine import Unmasker
+    from training.segdata import real_scene_rows
+    from training.split import load_real_split
+
+    root = tmp_path / "real_masked"
+    (root / "rmfd" / "0000").mkdir(parents=True)
+    (root / "rmfd" / "0000" / "tune_photo.jpg").write_bytes(EXAMPLE.read_bytes())
+    held = sorted(load_real_split()["rmfd"])[0]
+    (root / "rmfd" / held).parent.mkdir(parents=True, exist_ok=True)
+    (root / "rmfd" / held).write_bytes(EXAMPLE.read_bytes())
+    two = EXAMPLE.with_name("two_faces_one_masked.jpg")
+    (root / "facemaskdetection" / "images").mkdir(parents=True)
+    (root / "facemaskdetection" / "annotations").mkdir(parents=True)
+    (root / "facemaskdetection" / "images" / "scene.jpg").write_bytes(two.read_bytes())
+    boxes = [("with_mask", (0, 0, 512, 512)), ("without_mask", (512, 0, 1024, 512))]
+    objs = "".join(f"<object><name>{n}</name><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin><xmax>{b[2]}</xmax>"
+                   f"<ymax>{b[3]}</ymax></bndbox></object>" for n, b in boxes)
+    (root / "facemaskdetection" / "annotations" / "scene.xml").write_text(f"<annotation>{objs}</annotation>")
+    labeller = Unmasker.from_files(tiny_models / "segmenter.safetensors", tiny_models / "inpainter.safetensors", "cpu")
+    rows = real_scene_rows(root, labeller, 64, 0, variants=2)
+    kinds = [k for _, _, k in rows]
+    assert kinds.count("real_masked") == 4 and kinds.count("real_unmasked") == 2  # not 6 masked: held out
+    assert all(m.any() for _, m, k in rows if k == "real_masked")
+    assert not any(m.any() for _, m, k in rows if k == "real_unmasked")

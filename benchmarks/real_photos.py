@@ -29,7 +29,6 @@ import argparse
 import json
 import sys
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +43,7 @@ from app.imageio import read_photo
 from app.inference.engine import Unmasker
 from app.paths import models_dir
 from app.pipeline import MIN_MASK_CONFIDENCE, MIN_MASK_FRACTION, UnmaskResult, unmask_photo
+from training.evaluate import maskedfacenet_pair, scene_boxes
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SIZE_BINS = ((0, 32, "<32 px"), (32, 64, "32-64 px"), (64, 10 ** 6, ">=64 px"))
@@ -67,29 +67,12 @@ def unmasked_faces(faces_dir: Path, per_source: int, second_half: bool = False) 
     return out
 
 
-def labelled_scene_boxes(xml_path: Path) -> list[tuple[str, np.ndarray]]:
-    """facemaskdetection's boxes: (label, x0 y0 x1 y1)."""
-    root = ET.parse(xml_path).getroot()
-    boxes = []
-    for obj in root.iter("object"):
-        b = obj.find("bndbox")
-        xy = np.array([float(b.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax")], np.float32)
-        boxes.append((obj.find("name").text, xy))
-    return boxes
-
-
 def real_files(real_set: str, part: str, data: Path) -> list[Path]:
     from training.split import real_part
 
     root = data / "real_masked" / real_set
     files = sorted(p for p in root.rglob("*.jpg") if "images" in p.parts or real_set == "rmfd")
     return [p for p in files if part == "all" or real_part(real_set, p.relative_to(root).as_posix()) == part]
-
-
-def read_label(path: Path) -> np.ndarray | None:
-    from training.evaluate import _read_label
-
-    return _read_label(path)
 
 
 # --- measures -----------------------------------------------------------------------------------
@@ -280,7 +263,7 @@ def section_scenes_labelled(b: Bench, data: Path, part: str, limit: int = 0) -> 
         ch = changed(r.pixels, px)
         photos_filled += int(ch.any())
         b.measure_sharpness(r, px.shape, "facemaskdetection")
-        labelled = labelled_scene_boxes(xml)
+        labelled = scene_boxes(xml)
         # Where a masked person's box overlaps an unmasked one's, their fill may rightly reach in:
         # an unmasked person's pixels are those of their box outside every masked person's box.
         masked_boxes = np.zeros(ch.shape, bool)
@@ -335,13 +318,10 @@ def section_segmentation(b: Bench, data: Path, part: str, limit: int = 0) -> dic
     files = real_files("maskedfacenet", part, data)
     for p in files[:limit // 2 or None] + files[::-1][:limit // 2] if limit else files:  # CWM and IWM
         kind = p.relative_to(root).parts[0]
-        lab_path = p.parent.parent / "masks" / f"{p.stem}_gt.png"
-        label = read_label(lab_path) if lab_path.exists() else None
-        if label is None:
+        pair = maskedfacenet_pair(p)
+        if pair is None:
             continue
-        px = read_photo(p).pixels
-        if label.shape != px.shape[:2]:
-            label = cv2.resize(label, px.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        px, label = pair
         r = b.run(px)
         truth = label == 2
         d = dice(segmentation_map(r, px.shape[:2]) > 127, truth)

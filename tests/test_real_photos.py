@@ -58,15 +58,15 @@ def test_real_masks_are_still_found_and_filled(shipped, finder):
     """The decision does not cost the masked faces: the example and MaskedFace-Net photos of the
     held-out part (both ways of wearing) are filled, over most of the labelled mask."""
     need_shared()
-    from benchmarks.real_photos import dice, read_label, real_files
+    from benchmarks.real_photos import dice, real_files
+    from training.evaluate import maskedfacenet_pair
 
     px = read_photo(EXAMPLE).pixels
     assert unmask_photo(px, finder, shipped).faces[0].unmasked
     for kind in ("CWM", "IWM"):
         files = [p for p in real_files("maskedfacenet", "holdout", SHARED_DATA) if p.parts[-3] == kind][:2]
         for p in files:
-            px = read_photo(p).pixels
-            label = read_label(p.parent.parent / "masks" / f"{p.stem}_gt.png")
+            px, label = maskedfacenet_pair(p)
             result = unmask_photo(px, finder, shipped)
             assert any(f.unmasked for f in result.faces), p
             assert dice(result.photo_map > 127, label == 2) > 0.85, p

@@ -168,6 +168,31 @@ def _read_label(path: Path) -> np.ndarray | None:
         return None
 
 
+def maskedfacenet_pair(img_path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """A MaskedFace-Net photo (RGB) and its label map at the photo's size (class indices: 2 is the
+    mask), or None where the label is missing or unreadable."""
+    label_path = img_path.parent.parent / "masks" / f"{img_path.stem}_gt.png"
+    label = _read_label(label_path) if label_path.exists() else None
+    if label is None:
+        return None
+    pixels = read_photo(img_path).pixels
+    if label.shape != pixels.shape[:2]:
+        label = cv2.resize(label, pixels.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    return pixels, label
+
+
+def scene_boxes(xml_path: Path) -> list[tuple[str, np.ndarray]]:
+    """facemaskdetection's labelled face boxes (Pascal VOC): (label, x0 y0 x1 y1 float32)."""
+    import xml.etree.ElementTree as ET
+
+    boxes = []
+    for obj in ET.parse(xml_path).getroot().iter("object"):
+        b = obj.find("bndbox")
+        xy = np.array([float(b.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax")], np.float32)
+        boxes.append((obj.find("name").text, xy))
+    return boxes
+
+
 def label_to_crop(label: np.ndarray, aligned) -> np.ndarray:
     """MaskedFace-Net's photo-space label map -> the mask class (2) on the aligned crop, bool."""
     return warp_mask_to_crop((label == 2).astype(np.uint8) * 255, aligned) > 0.5

@@ -165,7 +165,7 @@ def jittered(points5: np.ndarray, rng: np.random.Generator, amount: float = 0.04
 def maskedfacenet_rows(root: Path, size: int, seed: int, variants: int) -> list[tuple[np.ndarray, np.ndarray, str]]:
     """The tuning part's photos with their real label maps, aligned with jitter."""
     from app.faces import MtcnnDlibFinder
-    from training.evaluate import _read_label
+    from training.evaluate import maskedfacenet_pair
     from training.landmarks import central_face
 
     finder = MtcnnDlibFinder()
@@ -174,13 +174,10 @@ def maskedfacenet_rows(root: Path, size: int, seed: int, variants: int) -> list[
         rel = img_path.relative_to(root).as_posix()
         if real_part("maskedfacenet", rel) != "tune":
             continue
-        label_path = img_path.parent.parent / "masks" / f"{img_path.stem}_gt.png"
-        label = _read_label(label_path) if label_path.exists() else None
-        if label is None:
+        pair = maskedfacenet_pair(img_path)
+        if pair is None:
             continue
-        photo = read_photo(img_path).pixels
-        if label.shape != photo.shape[:2]:
-            label = cv2.resize(label, photo.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        photo, label = pair
         face = central_face(finder.detect(photo), photo.shape)
         if face is None:
             continue
@@ -204,10 +201,9 @@ def real_scene_rows(real_masked: Path, labeller, size: int, seed: int, variants:
     map covers at least `min_coverage` of the crop; facemaskdetection's without_mask people are
     negatives with an empty map, whatever the labeller says. Each face is aligned `variants` times,
     jittered after the first."""
-    import xml.etree.ElementTree as ET
-
     from app.faces import MtcnnDlibFinder
     from app.pipeline import clean_map
+    from training.evaluate import scene_boxes
 
     finder = MtcnnDlibFinder()
     rows: list[tuple[np.ndarray, np.ndarray, str]] = []
@@ -239,8 +235,7 @@ def real_scene_rows(real_masked: Path, labeller, size: int, seed: int, variants:
             xml = root / "annotations" / f"{p.stem}.xml"
             if not xml.exists():
                 continue
-            boxes = [(o.find("name").text, [float(o.find("bndbox").find(k).text) for k in ("xmin", "ymin", "xmax", "ymax")])
-                     for o in ET.parse(xml).getroot().iter("object")]
+            boxes = scene_boxes(xml)
             for k, f in enumerate(faces):
                 cx, cy = (f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2
                 label = next((lab for lab, b in boxes if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]), None)

@@ -183,10 +183,40 @@ def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndar
         np.maximum(photo_map, face_map, out=photo_map)
         results.append(FaceResult(face=face, aligned=fm.aligned, map=fm.map, filled=filled[k], coverage=fm.coverage,
                                   segmentation=fm.segmentation, confidence=fm.confidence))
+    out = _protect_unmasked(out, pixels, photo_map, faces, results)
     report("done", 1.0)
     notes = engine.take_notes() if hasattr(engine, "take_notes") else []
     return UnmaskResult(pixels=out if out is not pixels else pixels.copy(), photo_map=photo_map, faces=results,
                         notes=notes)
+
+
+def _protect_unmasked(out: np.ndarray, pixels: np.ndarray, photo_map: np.ndarray, faces: list[Face],
+                      results: list[FaceResult]) -> np.ndarray:
+    """A face left untouched stays untouched when a masked neighbour's fill (its feathered edge)
+    reaches into its box: there the original pixels are put back, except inside the filled faces'
+    own boxes, which are theirs. Works box by box, so a huge photo costs no photo-sized mask."""
+    if out is pixels:
+        return out
+    h, w = pixels.shape[:2]
+
+    def bounds(box) -> tuple[int, int, int, int]:
+        x0, y0, x1, y1 = box
+        return max(0, int(x0)), max(0, int(y0)), min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1)))
+
+    filled = [bounds(f.box) for f, r in zip(faces, results) if r.unmasked]
+    for f, r in zip(faces, results):
+        if r.unmasked:
+            continue
+        x0, y0, x1, y1 = bounds(f.box)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        keep = np.ones((y1 - y0, x1 - x0), bool)
+        for a0, b0, a1, b1 in filled:
+            keep[max(0, b0 - y0):max(0, b1 - y0), max(0, a0 - x0):max(0, a1 - x0)] = False
+        win = (slice(y0, y1), slice(x0, x1))
+        out[win][keep] = pixels[win][keep]
+        photo_map[win][keep] = 0
+    return out
 
 
 def unmask_photo(pixels: np.ndarray, finder: FaceFinder, engine, progress: Progress | None = None,

@@ -220,13 +220,11 @@ def _protect_unmasked(out: np.ndarray, pixels: np.ndarray, photo_map: np.ndarray
 
 
 def unmask_photo(pixels: np.ndarray, finder: FaceFinder, engine, progress: Progress | None = None,
-                 grain: bool = True, min_mask_confidence: float | None = None,
-                 margin: float | None = None) -> UnmaskResult:
+                 **options) -> UnmaskResult:
     """The whole automatic path for one photo, as `unmasker batch` runs it: find the faces, then
-    unmask_faces. With no face found, the photo comes back unchanged with an empty face list."""
+    unmask_faces (`options`: its grain, min_mask_confidence, margin). With no face found, the photo
+    comes back unchanged with an empty face list."""
     faces = finder.detect(pixels)
     if not faces:
         return UnmaskResult(pixels=pixels.copy(), photo_map=np.zeros(pixels.shape[:2], np.uint8))
-    return unmask_faces(pixels, faces, engine, progress=progress, grain=grain,
-                        min_mask_confidence=MIN_MASK_CONFIDENCE if min_mask_confidence is None else min_mask_confidence,
-                        margin=MASK_MARGIN if margin is None else margin)
+    return unmask_faces(pixels, faces, engine, progress=progress, **options)

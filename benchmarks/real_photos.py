@@ -208,8 +208,9 @@ class Bench:
     margins: list[list[float]] | None = None  # with --calibrate: margin_cover per MaskedFace-Net face
 
     def run(self, pixels: np.ndarray) -> UnmaskResult:
-        return unmask_photo(pixels, self.finder, self.engine, grain=self.grain,
-                            min_mask_confidence=self.min_mask_confidence, margin=self.margin)
+        overrides = {k: v for k, v in (("min_mask_confidence", self.min_mask_confidence), ("margin", self.margin))
+                     if v is not None}
+        return unmask_photo(pixels, self.finder, self.engine, grain=self.grain, **overrides)
 
     def measure_sharpness(self, result: UnmaskResult, pixels_shape, what: str) -> None:
         for m in face_maps(result, pixels_shape[:2]):

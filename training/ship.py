@@ -39,9 +39,11 @@ SEGMENTER_DATA = {
     "masks": "training/segdata.py: 30 % faces with no mask (empty map); 38 % MaskTheFace templates or "
              "procedural masks worn over or under the nose; 12 % masks pulled down to the chin or the neck "
              "(mouth visible, map only on the fabric); 6 % two masks worn one over the other; 14 % masks with "
-             "a trim, an exhalation valve or a clear window; plus MaskedFace-Net's tuning part (real label "
-             "maps, 6 jittered alignments per photo)",
-    "real_split": f"{REAL_SPLIT_FILE.name}: half of MaskedFace-Net and of facemaskdetection is held out of "
+             "a trim, an exhalation valve or a clear window; plus MaskedFace-Net's tuning half (real label "
+             "maps, 6 jittered alignments per photo) and, in the last run, real faces from the tuning halves "
+             "of RMFD and facemaskdetection (masked ones mapped by the first release's segmenter, unmasked "
+             "ones with empty maps, 6 jittered alignments each)",
+    "real_split": f"{REAL_SPLIT_FILE.name}: half of MaskedFace-Net, facemaskdetection and RMFD is held out of "
                   "training and calibration; the real-photo benchmark reports that half",
 }
 

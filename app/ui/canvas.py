@@ -3,10 +3,10 @@ face boxes, with zoom and pan. Brush strokes edit the document's mask through ap
 end as one undo step each."""
 from __future__ import annotations
 
-import numpy as np
 from enum import Enum
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
@@ -26,6 +26,12 @@ def contrasting_colour(pixels: np.ndarray, region: np.ndarray | None = None) -> 
     # The share of sampled pixels close to each candidate: the one the photo least resembles wins.
     near = [float((np.linalg.norm(sample - np.array(c, np.float32), axis=1) < 90).mean()) for c in CONTRASTING]
     return CONTRASTING[int(np.argmin(near))]
+
+
+def local_files(event) -> list[Path]:
+    """The local files a drag or drop carries (none for text, web links, ...)."""
+    md = event.mimeData()
+    return [Path(u.toLocalFile()) for u in md.urls() if u.isLocalFile()] if md.hasUrls() else []
 
 
 def qimage_rgb(pixels: np.ndarray) -> QImage:
@@ -272,25 +278,20 @@ class Canvas(QGraphicsView):
         super().leaveEvent(event)
 
     # -- dropping photos -----------------------------------------------------------------
-    @staticmethod
-    def _local_files(event) -> list[Path]:
-        md = event.mimeData()
-        return [Path(u.toLocalFile()) for u in md.urls() if u.isLocalFile()] if md.hasUrls() else []
-
     def dragEnterEvent(self, event) -> None:
-        if self._local_files(event):
+        if local_files(event):
             event.acceptProposedAction()
         else:
             super().dragEnterEvent(event)
 
     def dragMoveEvent(self, event) -> None:  # the scene has no drop targets: accept over the whole view
-        if self._local_files(event):
+        if local_files(event):
             event.acceptProposedAction()
         else:
             super().dragMoveEvent(event)
 
     def dropEvent(self, event) -> None:
-        files = self._local_files(event)
+        files = local_files(event)
         if files:
             event.acceptProposedAction()
             self.files_dropped.emit(files)

@@ -19,7 +19,7 @@ from app.align import warp_mask_to_photo
 from app.errors import UnmaskerError
 from app.imageio import Photo, default_output_path, read_photo, write_photo
 from app.pipeline import NO_MASK_TEXT
-from app.ui.canvas import Canvas, contrasting_colour
+from app.ui.canvas import Canvas, contrasting_colour, local_files
 from app.ui.icons import icon
 from app.ui.worker import Job
 
@@ -466,15 +466,14 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _=False, p=p: self.open_path(Path(p)))
         self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
 
-    def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls():
+    def dragEnterEvent(self, event) -> None:  # on the window's frame; the canvas takes its own drops
+        if local_files(event):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        for url in event.mimeData().urls():
-            if url.isLocalFile():
-                self.open_path(Path(url.toLocalFile()))
-                break
+        files = local_files(event)
+        if files:
+            self.open_path(files[0])
 
     def unexported_changes_box(self) -> tuple[QMessageBox, QPushButton, QPushButton]:
         """The question asked before unexported changes would be lost: Export first, Discard, and
@@ -627,11 +626,10 @@ class MainWindow(QMainWindow):
         self.face_list.blockSignals(True)
         self.face_list.clear()
         for i, (f, inc) in enumerate(zip(self.faces, self.included)):
+            no_mask = getattr(f, "mask_found", None) is False
             text = f"Face {i + 1}" + (" (drawn)" if getattr(f, "manual", False) else "")
-            if getattr(f, "mask_found", None) is False:
-                text += f": {NO_MASK_TEXT}"
-            item = QListWidgetItem(text)
-            if getattr(f, "mask_found", None) is False:
+            item = QListWidgetItem(text + (f": {NO_MASK_TEXT}" if no_mask else ""))
+            if no_mask:
                 item.setToolTip("Stage 1 found no mask on this face, so it will not be changed. "
                                 "Paint a mask on it with the brush (B) to fill it anyway.")
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)

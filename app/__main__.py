@@ -18,7 +18,7 @@ def wants_editor(argv: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if wants_editor(argv):
-        from app.ui.main_window import run
+        from app.ui.launch import run
 
         return run(argv)
     from app.cli import main as cli_main

@@ -24,12 +24,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-import numpy as np
 
 from app.errors import UnmaskerError
 from app.fileutil import atomic_write_bytes
-from app.imageio import FORMATS, Photo, encode_photo, format_for, read_photo
-from app.pipeline import NO_MASK_TEXT, unmask_photo
+from app.imageio import FORMATS, Photo, encode_mask, encode_photo, format_for, read_photo
+from app.pipeline import NO_MASK_TEXT, no_face_text, unmask_photo
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +251,7 @@ class BatchRunner:
                 left = [str(k + 1) for k, f in enumerate(result.faces) if not f.unmasked]
                 notes.append(f"face{'s' if len(left) > 1 else ''} {', '.join(left)}: {NO_MASK_TEXT}")
             if not result.faces:
-                notes.append(f"no face found (faces under {getattr(self.finder, 'min_face', 40)} px are skipped)")
+                notes.append(no_face_text(self.finder))
             r.note = "; ".join(notes)
         except (UnmaskerError, OSError, ValueError) as e:
             r.status, r.error = "error", str(e)
@@ -280,7 +279,7 @@ class BatchRunner:
             atomic_write_bytes(out, encode_photo(photo, format_for(out), opts.quality))
             if mask_out is not None:
                 mask_out.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(mask_out, encode_photo(Photo(pixels=np.repeat(photo_map[..., None], 3, 2)), "PNG"))
+                atomic_write_bytes(mask_out, encode_mask(photo_map))
 
         return write
 

@@ -81,7 +81,7 @@ def _progress(what: str, done: float) -> None:
 
 def cmd_unmask(a: argparse.Namespace) -> int:
     from app.faces import make_face_finder
-    from app.imageio import Photo, default_output_path, read_photo, write_photo
+    from app.imageio import default_output_path, read_mask, read_photo, write_mask, write_photo
     from app.inference.engine import Unmasker
     from app.pipeline import NoFaceFound, find_faces, unmask_faces
 
@@ -95,15 +95,12 @@ def cmd_unmask(a: argparse.Namespace) -> int:
     photo = read_photo(a.photo)
     mask_in = None
     if a.mask_in:
-        mask_photo = read_photo(a.mask_in)
-        if mask_photo.size != photo.size:
-            raise UnmaskerError(f"{a.mask_in.name} is {mask_photo.size[0]}x{mask_photo.size[1]} but the photo is "
-                                f"{photo.size[0]}x{photo.size[1]}: a mask map must match the photo")
-        mask_in = mask_photo.pixels.max(axis=2)
+        mask_in = read_mask(a.mask_in, photo.size)
     _say("finding faces")
-    faces = find_faces(photo.pixels, make_face_finder(a.face_engine, str(engine.device)), a.box)
-    if not faces:
-        raise NoFaceFound(f"{a.photo.name}: no face found (faces under 40 px are skipped); give one with --box X0,Y0,X1,Y1")
+    try:
+        faces = find_faces(photo.pixels, make_face_finder(a.face_engine, str(engine.device)), a.box, required=True)
+    except NoFaceFound as e:
+        raise NoFaceFound(f"{a.photo.name}: {e}; give one with --box X0,Y0,X1,Y1") from None
     _say(f"found {len(faces)} face(s); unmasking on {engine.device}")
     result = unmask_faces(photo.pixels, faces, engine, mask_in=mask_in, progress=_progress)
     for k, f in enumerate(result.faces, 1):
@@ -114,7 +111,7 @@ def cmd_unmask(a: argparse.Namespace) -> int:
     photo.pixels = result.pixels
     write_photo(photo, output, quality=a.quality, overwrite=a.overwrite)
     if a.mask_out:
-        write_photo(Photo(pixels=result.photo_map[..., None].repeat(3, axis=2)), a.mask_out, overwrite=a.overwrite)
+        write_mask(result.photo_map, a.mask_out, overwrite=a.overwrite)
         _say(f"mask map written to {a.mask_out}")
     print(output)
     _say(f"done in {time.perf_counter() - t0:.1f} s; the filled faces are a plausible guess, not the real faces")

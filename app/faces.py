@@ -59,6 +59,7 @@ def points5_from_68(p: np.ndarray) -> np.ndarray:
 
 class FaceFinder(Protocol):
     name: str
+    min_face: int  # faces smaller than this (px) are skipped
 
     def detect(self, rgb: np.ndarray) -> list[Face]: ...
 

@@ -187,3 +187,25 @@ def default_output_path(source: str | os.PathLike, suffix: str = "_unmasked") ->
         candidate = source.with_name(f"{source.stem}{suffix}-{n}{source.suffix}")
         n += 1
     return candidate
+
+
+# -- mask maps: (H, W) uint8, 0 = keep, 255 = fill; a file holds it as a grey PNG ----------------
+def read_mask(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
+    """A mask map from a file (white, in any channel, = fill) for a photo of `size` (w, h)."""
+    m = read_photo(path)
+    if m.size != tuple(size):
+        raise ImageReadError(f"{Path(path).name} is {m.size[0]}x{m.size[1]} but the photo is {size[0]}x{size[1]}: "
+                             "a mask map must match the photo")
+    return m.pixels.max(axis=2)
+
+
+def mask_photo(mask: np.ndarray) -> Photo:
+    return Photo(pixels=np.repeat(mask[..., None], 3, axis=2))
+
+
+def encode_mask(mask: np.ndarray) -> bytes:
+    return encode_photo(mask_photo(mask), "PNG")
+
+
+def write_mask(mask: np.ndarray, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    return write_photo(mask_photo(mask), path, overwrite=overwrite)

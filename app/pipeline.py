@@ -13,7 +13,7 @@ import numpy as np
 
 from app.align import AlignedFace, align_face, paste_back, warp_mask_to_crop, warp_mask_to_photo
 from app.errors import UnmaskerError
-from app.faces import Face, FaceFinder
+from app.faces import MIN_FACE_PX, Face, FaceFinder
 from app.grain import add_grain
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,12 @@ Progress = Callable[[str, float], None]  # (what is being done, fraction done)
 
 
 class NoFaceFound(UnmaskerError):
-    pass
+    """No face in the photo (raised by `find_faces` only); the message gives the finder's size limit."""
+
+
+def no_face_text(finder: FaceFinder) -> str:
+    """What every front end says when a photo has no face: the CLI, the batch report, the editor."""
+    return f"no face found (faces under {getattr(finder, 'min_face', MIN_FACE_PX)} px are skipped)"
 
 
 def clean_map(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -70,11 +75,13 @@ class UnmaskResult:
     notes: list[str] = field(default_factory=list)  # e.g. "the GPU ran out of memory, ..."
 
 
-def find_faces(pixels: np.ndarray, finder: FaceFinder, boxes=None) -> list[Face]:
-    """Detected faces, or the faces in the boxes the user drew (landmarks found inside them)."""
-    if boxes:
-        return [finder.face_in_box(pixels, b) for b in boxes]
-    return finder.detect(pixels)
+def find_faces(pixels: np.ndarray, finder: FaceFinder, boxes=None, required: bool = False) -> list[Face]:
+    """Detected faces, or the faces in the boxes the user drew (landmarks found inside them).
+    With `required`, no face raises NoFaceFound."""
+    faces = [finder.face_in_box(pixels, b) for b in boxes] if boxes else finder.detect(pixels)
+    if required and not faces:
+        raise NoFaceFound(no_face_text(finder))
+    return faces
 
 
 # The mask / no mask decision: a face wears a mask when stage 1's tidied map covers at least
@@ -121,7 +128,8 @@ def find_masks(pixels: np.ndarray, faces: list[Face], engine, progress: Progress
     """Stage 1 for every face, the one place it runs (CLI, batch, editor): align, segment, tidy,
     and decide mask / no mask. A face whose tidied map covers less than `min_mask_fraction` of
     its crop, or whose mean probability inside it is under `min_mask_confidence`, wears no mask,
-    and its map is emptied; a masked face's map is grown by `margin`."""
+    and its map is emptied; a masked face's map is grown by `margin`. The decision is also kept on
+    each face (`Face.mask_found`) for the lists that show it."""
     report = progress or (lambda _what, _done: None)
     aligned = [align_face(pixels, f.points5, engine.size) for f in faces]
     out: list[FaceMask] = []
@@ -136,6 +144,18 @@ def find_masks(pixels: np.ndarray, faces: list[Face], engine, progress: Progress
             if coverage < min_mask_fraction or confidence < min_mask_confidence:
                 m = np.zeros_like(m)
             out.append(FaceMask(a, grow(m, margin), coverage, m, confidence))
+    for face, fm in zip(faces, out):
+        face.mask_found = fm.has_mask
+    return out
+
+
+def segment_photo(pixels: np.ndarray, faces: list[Face], engine, progress: Progress | None = None) -> np.ndarray:
+    """Stage 1 (`find_masks`) as one photo-space map, (H, W) uint8 0..255, of the faces judged to
+    wear a mask: what the editor starts from, the map `unmasker unmask` would fill."""
+    out = np.zeros(pixels.shape[:2], np.uint8)
+    for fm in find_masks(pixels, faces, engine, progress):
+        if fm.has_mask:
+            np.maximum(out, warp_mask_to_photo(fm.map, fm.aligned, out.shape), out=out)
     return out
 
 
@@ -146,9 +166,9 @@ def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndar
     """Fill every masked face. `mask_in` (H, W) uint8 is a photo-space map the user drew or
     fixed; where given it replaces stage 1 for all faces. Faces stage 1 judges to wear no mask
     (`find_masks`) are left untouched. With `grain`, each fill gets the fine grain of its face's
-    visible skin back (`app.grain`)."""
+    visible skin back (`app.grain`). With no face, the photo comes back unchanged."""
     if not faces:
-        raise NoFaceFound("no face was found in the photo; draw a face box by hand")
+        return UnmaskResult(pixels=pixels.copy(), photo_map=np.zeros(pixels.shape[:2], np.uint8))
     report = progress or (lambda _what, _done: None)
     # Progress is the whole job's: finding the masks 0-30 %, filling 30-80 %, blending 80-100 %.
     if mask_in is None:
@@ -224,7 +244,4 @@ def unmask_photo(pixels: np.ndarray, finder: FaceFinder, engine, progress: Progr
     """The whole automatic path for one photo, as `unmasker batch` runs it: find the faces, then
     unmask_faces (`options`: its grain, min_mask_confidence, margin). With no face found, the photo
     comes back unchanged with an empty face list."""
-    faces = finder.detect(pixels)
-    if not faces:
-        return UnmaskResult(pixels=pixels.copy(), photo_map=np.zeros(pixels.shape[:2], np.uint8))
-    return unmask_faces(pixels, faces, engine, progress=progress, **options)
+    return unmask_faces(pixels, find_faces(pixels, finder), engine, progress=progress, **options)

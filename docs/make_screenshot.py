@@ -52,14 +52,14 @@ def main(argv: list[str]) -> int:
     w.show()
     if not w.open_path(ROOT / "resources" / "examples" / "two_faces_one_masked.jpg"):
         raise SystemExit(w.last_error)
-    _wait(app, lambda: w.job is None and len(w.faces) > 0, 120)
-    if len(w.faces) != 2 or [f.mask_found for f in w.faces] != [True, False]:
-        raise SystemExit(f"expected a masked face and an unmasked one, got {[f.mask_found for f in w.faces]}")
+    _wait(app, lambda: w.job is None and len(w.doc.faces) > 0, 120)
+    if len(w.doc.faces) != 2 or [f.mask_found for f in w.doc.faces] != [True, False]:
+        raise SystemExit(f"expected a masked face and an unmasked one, got {[f.mask_found for f in w.doc.faces]}")
     w.canvas.fit()
     w.set_tool("brush")
     w.set_brush_size(70)
     # The brush over the mask's right edge, as a retoucher would hold it to fix it.
-    ys, xs = np.nonzero(w.mask > 127)
+    ys, xs = np.nonzero(w.doc.mask > 127)
     y = int(np.median(ys))
     x = int(xs[ys == y].max())
     vp = w.canvas.viewport()
@@ -72,21 +72,21 @@ def main(argv: list[str]) -> int:
     print(f"wrote {out}")
     w.unmask_action.trigger()
     _wait(app, lambda: w.job is None, 300)
-    if w.result is None:
+    if w.doc.result is None:
         raise SystemExit("the unmask produced no result: " + w.last_error)
     tiles = []
-    for face in w.faces:
+    for face in w.doc.faces:
         x0, y0, x1, y1 = (int(v) for v in face.box)
         pad = (x1 - x0) // 3
-        y0, y1 = max(0, y0 - pad), min(w.original.shape[0], y1 + pad)
-        x0, x1 = max(0, x0 - pad), min(w.original.shape[1], x1 + pad)
-        tiles.append(np.concatenate([w.original[y0:y1, x0:x1], w.result[y0:y1, x0:x1]], axis=1))
+        y0, y1 = max(0, y0 - pad), min(w.doc.original.shape[0], y1 + pad)
+        x0, x1 = max(0, x0 - pad), min(w.doc.original.shape[1], x1 + pad)
+        tiles.append(np.concatenate([w.doc.original[y0:y1, x0:x1], w.doc.result[y0:y1, x0:x1]], axis=1))
     h = min(t.shape[0] for t in tiles)
     pair = np.concatenate([tiles[0][:h], np.full((h, 12, 3), 255, np.uint8), tiles[1][:h]], axis=1)
     pair = cv2.resize(pair, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)  # every pixel shown as 2x2
     write_photo(Photo(np.ascontiguousarray(pair)), images / "example_result.png", overwrite=True)
     print(f"wrote {images / 'example_result.png'}")
-    w.exported_index = w.undo.index()  # nothing to ask about on close
+    w.doc.mark_exported()  # nothing to ask about on close
     w.close()
     return 0
 

@@ -70,3 +70,16 @@ def test_fan_engine_without_weights_says_so():
     assert make_face_finder("auto").name == "mtcnn"
     with pytest.raises(FaceError, match="unknown face engine"):
         make_face_finder("haar")
+
+
+def test_no_face_is_said_in_one_place_with_the_real_size_limit():
+    from app.faces import MtcnnDlibFinder
+    from app.pipeline import NoFaceFound, find_faces, unmask_photo
+
+    sky = np.full((200, 300, 3), (90, 140, 200), np.uint8)
+    finder = MtcnnDlibFinder(min_face=55)
+    assert find_faces(sky, finder) == []
+    with pytest.raises(NoFaceFound, match="faces under 55 px are skipped"):
+        find_faces(sky, finder, required=True)
+    result = unmask_photo(sky, finder, engine=None)  # (no face: the engine is never asked)
+    assert np.array_equal(result.pixels, sky) and result.faces == []

@@ -104,20 +104,20 @@ def test_the_faces_list_shows_a_face_with_no_mask(qtbot, tmp_path, shipped, find
     qtbot.addWidget(w)
     w.show()
     assert w.open_path(_validation_photos(1)[0])
-    qtbot.waitUntil(lambda: w.job is None and len(w.faces) > 0, timeout=60000)
+    qtbot.waitUntil(lambda: w.job is None and len(w.doc.faces) > 0, timeout=60000)
     item = w.face_list.item(0)
     assert NO_MASK_TEXT in item.text() and "brush" in item.toolTip()
-    assert not (w.mask > 0).any()  # nothing offered for filling
+    assert not (w.doc.mask > 0).any()  # nothing offered for filling
     # The user may still paint a mask on that face, and then it is filled.
-    f = w.faces[0]
+    f = w.doc.faces[0]
     x0, y0, x1, y1 = (float(v) for v in f.box)
-    w.mask[int(y0 + 0.6 * (y1 - y0)):int(y1), int(x0 + 0.2 * (x1 - x0)):int(x1 - 0.2 * (x1 - x0))] = 255
+    w.doc.mask[int(y0 + 0.6 * (y1 - y0)):int(y1), int(x0 + 0.2 * (x1 - x0)):int(x1 - 0.2 * (x1 - x0))] = 255
     w.unmask_action.trigger()
-    qtbot.waitUntil(lambda: w.job is None and w.result is not None, timeout=60000)
-    assert not np.array_equal(w.result[w.mask > 127], w.original[w.mask > 127])
+    qtbot.waitUntil(lambda: w.job is None and w.doc.result is not None, timeout=60000)
+    assert not np.array_equal(w.doc.result[w.doc.mask > 127], w.doc.original[w.doc.mask > 127])
     assert w.open_path(EXAMPLE)
-    qtbot.waitUntil(lambda: w.job is None and len(w.faces) > 0 and w.path == EXAMPLE, timeout=60000)
-    assert NO_MASK_TEXT not in w.face_list.item(0).text() and (w.mask > 127).any()
+    qtbot.waitUntil(lambda: w.job is None and len(w.doc.faces) > 0 and w.doc is not None and w.doc.path == EXAMPLE, timeout=60000)
+    assert NO_MASK_TEXT not in w.face_list.item(0).text() and (w.doc.mask > 127).any()
 
 
 # --- stage 1's training data ----------------------------------------------------------------------

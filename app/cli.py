@@ -26,6 +26,8 @@ def _box(text: str) -> tuple[float, float, float, float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from app.faces import ENGINES
+
     p = argparse.ArgumentParser(prog="unmasker", description="Remove face masks from photos.")
     p.add_argument("--version", action="version", version=f"unmasker {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -39,14 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--box", type=_box, action="append", metavar="X0,Y0,X1,Y1",
                    help="a face box drawn by hand (repeatable); skips detection")
     u.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    u.add_argument("--face-engine", default="mtcnn", choices=("mtcnn", "fan", "auto"))
+    u.add_argument("--face-engine", default="default", choices=ENGINES)
     u.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
     u.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists (never the photo)")
 
     f = sub.add_parser("faces", help="find the faces in a photo and draw them with their landmarks")
     f.add_argument("photo", type=Path)
     f.add_argument("-o", "--output", type=Path, required=True, help="PNG/JPEG with boxes and landmarks drawn")
-    f.add_argument("--face-engine", default="mtcnn", choices=("mtcnn", "fan", "auto"))
+    f.add_argument("--face-engine", default="default", choices=ENGINES)
     f.add_argument("--overwrite", action="store_true")
 
     b = sub.add_parser("batch", help="unmask every photo in a folder into a mirrored output folder")
@@ -61,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--report", type=Path, help="CSV with a row per input file (default OUT_DIR/report.csv)")
     b.add_argument("--no-face", default="copy", choices=("copy", "skip"),
                    help="photos with no face or no mask: copy them to the output, or skip them")
-    b.add_argument("--face-engine", default="mtcnn", choices=("mtcnn", "fan", "auto"))
+    b.add_argument("--face-engine", default="default", choices=ENGINES)
     b.add_argument("--quality", type=int, default=95)
     b.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
 
@@ -172,7 +174,8 @@ def cmd_self_test(a: argparse.Namespace) -> int:
     engine = Unmasker.from_installed(a.device)
     print(f"models: {models_dir()} ({engine.cards['segmenter']['architecture']} + "
           f"{engine.cards['inpainter']['architecture']}, {engine.size} px) on {engine.device}")
-    finder = make_face_finder("mtcnn", str(engine.device))
+    finder = make_face_finder(device=str(engine.device))
+    print(f"face finder: {finder.name}")
     photo = read_photo(examples_dir() / "astronaut_masked.jpg")
     faces = finder.detect(photo.pixels)
     if len(faces) != 1:

@@ -131,18 +131,24 @@ class MtcnnDlibFinder:
         self.min_face = min_face
         self.threshold = threshold
 
-    def _run_mtcnn(self, rgb: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        detect_faces = _mtcnn()
+    def _scale(self, rgb: np.ndarray) -> float:
+        """The scale faces are searched at: large photos shrunk to `max_side`, small ones enlarged
+        to `enlarge_to` (MTCNN's finest pyramid level misses faces under ~25 px)."""
         h, w = rgb.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
-        # Small photos are enlarged: MTCNN's finest pyramid level misses faces under ~25 px.
-        if max(h, w) * scale < self.enlarge_to:
-            scale = self.enlarge_to / max(h, w)
-        if min(h, w) * scale < 24:  # MTCNN's smallest pyramid level is 12 px: no face fits
+        return self.enlarge_to / max(h, w) if max(h, w) * scale < self.enlarge_to else scale
+
+    def _search_copy(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
+        """The photo at the scale faces are searched at (made once per photo), and that scale."""
+        scale = self._scale(rgb)
+        return (rgb if scale == 1.0 else _resize(rgb, scale)), scale
+
+    def _run_mtcnn(self, rgb: np.ndarray, threshold: float, search=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        detect_faces = _mtcnn()
+        small, scale = search or self._search_copy(rgb)
+        if min(small.shape[:2]) < 24:  # MTCNN's smallest pyramid level is 12 px: no face fits
             return np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros(0, np.float32)
-        img = Image.fromarray(rgb)
-        if scale != 1.0:
-            img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
+        img = Image.fromarray(small)
         found = detect_faces(
             img, rotations=np.array([0.0]), extract_images=None,
             proposal_probability_threshold=min(0.6, threshold), refine_probability_threshold=threshold,
@@ -168,11 +174,15 @@ class MtcnnDlibFinder:
         shape = predictor(crop, rect)
         return np.array([(shape.part(i).x + ox, shape.part(i).y + oy) for i in range(68)], dtype=np.float32)
 
+    def _candidates(self, rgb: np.ndarray, relaxed: bool = False, search=None) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """(box, five points, score) of every face found, in photo pixels; `relaxed`: at lower
+        thresholds, for the region of a box drawn by hand (a face is known to be there)."""
+        return list(zip(*self._run_mtcnn(rgb, 0.5 if relaxed else self.threshold, search)))
+
     def detect(self, rgb: np.ndarray) -> list[Face]:
         rgb = np.ascontiguousarray(rgb)
-        boxes, points, scores = self._run_mtcnn(rgb, self.threshold)
         faces = []
-        for box, p5, s in zip(boxes, points, scores):
+        for box, p5, s in self._candidates(rgb):
             if min(box[2] - box[0], box[3] - box[1]) < self.min_face:
                 log.info("skipping a %.0f px face: under %d px", box[2] - box[0], self.min_face)
                 continue
@@ -181,19 +191,24 @@ class MtcnnDlibFinder:
         return faces
 
     def face_in_box(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> Face:
-        """Landmarks for a face box drawn by hand: MTCNN inside the box (with a margin) at a lower
-        threshold; where it still finds nothing, the 68 points alone give the five."""
+        """Landmarks for a face box drawn by hand. A face that detection finds in the box gets the
+        very points detection gives it (a drawn box frames a face as well as a detected one);
+        otherwise the detectors search the box (with a margin) at lower thresholds; where they
+        still find nothing, the 68 points alone give the five."""
         rgb = np.ascontiguousarray(rgb)
         b = _check_box(rgb, box)
+        found = [f for f in self.detect(rgb) if _iou(f.box, b) > 0.3]
+        if found:
+            best = max(found, key=lambda f: _iou(f.box, b))
+            return Face(box=b, points5=best.points5, score=best.score, points68=self._landmarks68(rgb, b), manual=True)
         bw, bh = b[2] - b[0], b[3] - b[1]
         h, w = rgb.shape[:2]
         mx0, my0 = int(max(0, b[0] - 0.3 * bw)), int(max(0, b[1] - 0.3 * bh))
         mx1, my1 = int(min(w, b[2] + 0.3 * bw)), int(min(h, b[3] + 0.3 * bh))
         crop = np.ascontiguousarray(rgb[my0:my1, mx0:mx1])
-        boxes, points, scores = self._run_mtcnn(crop, 0.5)
         offset = np.array([mx0, my0], dtype=np.float32)
         best, best_iou = None, 0.3
-        for cb, p5, s in zip(boxes, points, scores):
+        for cb, p5, s in self._candidates(crop, relaxed=True):
             iou = _iou(cb + np.tile(offset, 2), b)
             if iou > best_iou:
                 best, best_iou = (p5 + offset, float(s)), iou
@@ -201,6 +216,11 @@ class MtcnnDlibFinder:
         if best is None:
             return Face(box=b, points5=points5_from_68(p68), score=0.0, points68=p68, manual=True)
         return Face(box=b, points5=best[0], score=best[1], points68=p68, manual=True)
+
+
+def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    return np.asarray(Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR))
 
 
 def _check_box(rgb: np.ndarray, box) -> np.ndarray:
@@ -220,6 +240,176 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return float(inter / union) if union > 0 else 0.0
+
+
+# --- BlazeFace (MediaPipe's full-range face detector) ------------------------------------------
+
+BLAZE_MODEL = "face_detection_full_range.tflite"  # MediaPipe, Apache-2.0 (resources/face_detection)
+
+
+def blaze_model_path() -> Path:
+    return resources_dir() / "face_detection" / BLAZE_MODEL
+
+
+@lru_cache(maxsize=1)
+def _blaze_interpreter():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as e:
+        raise FaceError("BlazeFace needs the LiteRT runtime (package ai-edge-litert)") from e
+    it = Interpreter(model_path=str(blaze_model_path()), num_threads=1)
+    it.allocate_tensors()
+    return it
+
+
+def blaze_available() -> bool:
+    return blaze_model_path().is_file() and importlib.util.find_spec("ai_edge_litert") is not None
+
+
+class BlazeFace:
+    """MediaPipe's full-range BlazeFace: a 192 x 192 single-shot detector (one anchor per cell of
+    a 48 x 48 grid) giving a box and six points (eyes, nose tip, mouth centre, ear tragions). It
+    was trained on faces of every pose and size, and holds up better than MTCNN on masked faces.
+    A photo is searched whole and in overlapping tiles of half its short side, so faces down to
+    about 1/15 of a tile are seen."""
+
+    SIZE = 192
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        self.threshold = threshold
+        g = (np.arange(48) + 0.5) / 48
+        self._anchors = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2).astype(np.float32)  # (2304, 2) x, y
+
+    def _square(self, img: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One square view -> boxes (K, 4) in its pixels, scores (K,), points (K, 6, 2)."""
+        import cv2
+
+        it = _blaze_interpreter()
+        n = img.shape[0]
+        x = cv2.resize(img, (self.SIZE, self.SIZE), interpolation=cv2.INTER_AREA if n > self.SIZE else cv2.INTER_LINEAR)
+        inp, (reg_out, cls_out) = it.get_input_details()[0], it.get_output_details()
+        it.set_tensor(inp["index"], (x.astype(np.float32) / 127.5 - 1.0)[None])
+        it.invoke()
+        reg, logits = it.get_tensor(reg_out["index"])[0], it.get_tensor(cls_out["index"])[0, :, 0]
+        if reg.shape[-1] != 16:  # the outputs' order is the model's; the classifier has one column
+            reg, logits = logits, reg
+        score = 1.0 / (1.0 + np.exp(-np.clip(logits, -100, 100)))
+        keep = score >= threshold
+        reg, score, anchors = reg[keep] / self.SIZE, score[keep], self._anchors[keep]
+        centre = reg[:, :2] + anchors
+        half = reg[:, 2:4] / 2
+        boxes = np.concatenate([centre - half, centre + half], 1) * n
+        points = (reg[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]) * n
+        return boxes, score, points
+
+    def detect(self, rgb: np.ndarray, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes (K, 4), scores (K,) and six points (K, 6, 2) in the photo's pixels."""
+        threshold = self.threshold if threshold is None else threshold
+        h, w = rgb.shape[:2]
+        side, tile = max(h, w), max(self.SIZE, min(h, w) // 2)
+        views = [(0, 0, side)]
+        if tile < side:
+            step = tile // 2
+            views += [(x, y, tile) for y in range(0, max(1, h - step), step) for x in range(0, max(1, w - step), step)]
+        found = [[], [], []]
+        for x0, y0, s in views:
+            view = np.zeros((s, s, 3), np.uint8)  # padded square: the detector wants no stretching
+            part = rgb[y0:y0 + s, x0:x0 + s]
+            view[:part.shape[0], :part.shape[1]] = part
+            b, sc, p = self._square(view, threshold)
+            found[0].append(b + [x0, y0, x0, y0])
+            found[1].append(sc)
+            found[2].append(p + [x0, y0])
+        boxes, scores, points = (np.concatenate(f) for f in found)
+        keep = _nms(boxes, scores, 0.3)
+        return boxes[keep], scores[keep], points[keep]
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
+    order, keep = list(np.argsort(-scores)), []
+    while order:
+        i = order.pop(0)
+        keep.append(i)
+        order = [j for j in order if _iou(boxes[i], boxes[j]) < iou]
+    return keep
+
+
+# BlazeFace's points and box differ from MTCNN's by definition (its nose point is lower, it has a
+# mouth centre and no corners; its box is tighter). Measured on faces both find (`python -m
+# benchmarks.blaze_calibration`), in the frame of the eyes (origin: mid-eye, x: one eye distance
+# along the eye line, y: one eye distance across it): where MTCNN's nose tip and mouth corners
+# sit relative to BlazeFace's nose tip and mouth centre, and MTCNN's box relative to BlazeFace's.
+# Medians over 166 unmasked validation faces (the spread between faces is about 0.06-0.1).
+BLAZE_NOSE_SHIFT = np.array([0.009, -0.07])
+BLAZE_MOUTH_CORNERS = np.array([[-0.419, -0.08], [0.481, -0.112]])
+BLAZE_BOX = np.array([0.007, -0.056, 0.824, 1.118])  # centre x, y shift and width, height scale, in box sizes
+
+
+def _eye_frame(eyes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    origin = eyes.mean(0)
+    ex = eyes[1] - eyes[0]
+    ey = np.array([-ex[1], ex[0]])
+    return origin, ex, ey
+
+
+def points5_from_blaze(p6: np.ndarray) -> np.ndarray:
+    """BlazeFace's eyes, nose tip and mouth centre -> MTCNN's five alignment points, so a face only
+    BlazeFace finds is framed as the networks were trained (on MTCNN's points)."""
+    o, ex, ey = _eye_frame(p6[:2].astype(np.float64))
+    nose = p6[2] + BLAZE_NOSE_SHIFT[0] * ex + BLAZE_NOSE_SHIFT[1] * ey
+    corners = [p6[3] + dx * ex + dy * ey for dx, dy in BLAZE_MOUTH_CORNERS]
+    return np.stack([p6[0], p6[1], nose, *corners]).astype(np.float32)
+
+
+def box_from_blaze(box: np.ndarray) -> np.ndarray:
+    """BlazeFace's box -> the box MTCNN would draw (the one dlib's landmarks and the size limit use)."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    cx, cy = (box[0] + box[2]) / 2 + BLAZE_BOX[0] * w, (box[1] + box[3]) / 2 + BLAZE_BOX[1] * h
+    w, h = w * BLAZE_BOX[2], h * BLAZE_BOX[3]
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], np.float32)
+
+
+# Chosen on the tuning half of facemaskdetection's scenes (`python -m benchmarks.real_photos
+# --calibrate`): BlazeFace's score threshold and the smallest face (in photo pixels) kept, the
+# best recall of masked faces with at most one false face per 100 photos without faces.
+BLAZE_MIN_FACE_PX = 28
+
+
+class BlazeMtcnnFinder(MtcnnDlibFinder):
+    """The default engine: BlazeFace and MTCNN both search the photo (at the same scale), a face
+    either finds counts, and each face gets dlib's 68 points. Where both find a face, BlazeFace's
+    points are used (with `prefer="blaze"`): on masked faces its eyes sit on the pupils where
+    MTCNN's and dlib's drift onto the mask; they are mapped to MTCNN's definitions, the framing the
+    networks were trained on. The box is MTCNN's where it has one, else BlazeFace's, mapped."""
+
+    name = "blaze"
+
+    def __init__(self, max_side: int = 1280, min_face: int = BLAZE_MIN_FACE_PX, threshold: float = 0.7,
+                 enlarge_to: int = 640, blaze_threshold: float = 0.52, prefer: str = "blaze") -> None:
+        super().__init__(max_side=max_side, min_face=min_face, threshold=threshold, enlarge_to=enlarge_to)
+        self.blaze = BlazeFace(blaze_threshold)
+        self.prefer = prefer  # whose box and points a face both find gets: "blaze" or "mtcnn"
+
+    def _candidates(self, rgb: np.ndarray, relaxed: bool = False) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        small, scale = self._search_copy(rgb)
+        mtcnn = [(b, p, float(s)) for b, p, s in super()._candidates(rgb, relaxed, (small, scale))]
+        blaze = [(box_from_blaze(b / scale), points5_from_blaze(p / scale), float(s))
+                 for b, s, p in zip(*self.blaze.detect(small, 0.4 if relaxed else None))]
+
+        def same(a: np.ndarray, b: np.ndarray) -> bool:
+            cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+            return a[0] <= cx <= a[2] and a[1] <= cy <= a[3] or _iou(a, b) > 0.3
+
+        out = []
+        for box, points, score in blaze + [c for c in mtcnn if not any(same(b[0], c[0]) for b in blaze)]:
+            twin = [m for m in mtcnn if same(box, m[0])]
+            if twin and self.prefer == "mtcnn":
+                box, points, score = twin[0]
+            elif twin:  # MTCNN's own box (the size limit and dlib's landmarks are defined on it)
+                box = twin[0][0]
+            out.append((box, points, score))
+        return out
+
 
 
 # --- face-alignment (FAN) -----------------------------------------------------------------------
@@ -293,14 +483,19 @@ class FanFinder:
         return face
 
 
-ENGINES = ("mtcnn", "fan", "auto")
+ENGINES = ("default", "blaze", "mtcnn", "fan", "auto")
 
 
-def make_face_finder(engine: str = "mtcnn", device: str = "cpu") -> FaceFinder:
-    """'mtcnn' (default, offline), 'fan' (needs its weights on disk), or 'auto' (fan when its
-    weights are here, else mtcnn)."""
+def make_face_finder(engine: str = "default", device: str = "cpu") -> FaceFinder:
+    """'default': 'blaze' (BlazeFace + MTCNN + dlib) where the LiteRT runtime is installed, else
+    'mtcnn' (MTCNN + dlib alone, the first release's finder); 'fan' (needs its weights on disk);
+    'auto' (fan when its weights are here, else the default)."""
     if engine == "auto":
-        engine = "fan" if fan_weights_dir() is not None and importlib.util.find_spec("face_alignment") else "mtcnn"
+        engine = "fan" if fan_weights_dir() is not None and importlib.util.find_spec("face_alignment") else "default"
+    if engine == "default":
+        engine = "blaze" if blaze_available() else "mtcnn"
+    if engine == "blaze":
+        return BlazeMtcnnFinder()
     if engine == "mtcnn":
         return MtcnnDlibFinder()
     if engine == "fan":

@@ -16,7 +16,7 @@ def default_engine():
 def default_finder():
     from app.faces import make_face_finder
 
-    return make_face_finder("mtcnn")
+    return make_face_finder()
 
 
 class Models:

@@ -89,7 +89,7 @@ def main() -> None:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(p.resolve(), dest)
         engine = Unmasker.from_installed(a.device)
-        finder = make_face_finder("mtcnn", str(engine.device))
+        finder = make_face_finder(device=str(engine.device))
         plain_loop(photos[:3], a.photos, tmp / "warm", engine, finder)  # warm-up: first calls, caches
 
         with PeakMemory() as mem_plain:

@@ -1,9 +1,9 @@
 """Detection rate of the face finder on the real masked photos in ../shared/data/real_masked.
 
-    python -m benchmarks.detect_real_masked [--engine mtcnn] [--limit N]
+    python -m benchmarks.detect_real_masked [--engine default|mtcnn] [--limit N]
 
-Prints, per set, the share of photos with at least one face found (faces of 40 px and more, the
-app's floor, and of any size) and the time per photo. RMFD photos are whole scenes of at most
+Prints, per set, the share of photos with at least one face found (faces of the finder's size floor
+and more, and of any size) and the time per photo. RMFD photos are whole scenes of at most
 256 px; MaskedFace-Net photos are 1024 px single faces.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real_ma
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--engine", default="mtcnn")
+    ap.add_argument("--engine", default="default")
     ap.add_argument("--limit", type=int, default=0, help="photos per set (0: all)")
     ap.add_argument("--data", type=Path, default=DATA)
     a = ap.parse_args()

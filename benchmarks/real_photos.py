@@ -15,7 +15,11 @@ finding, stage 1, the mask / no mask decision, stage 2, paste-back). Sections:
   found or judged unmasked counts as Dice 0.
 - scenes: RMFD real scenes (held-out part): faces found, filled, judged to have no mask; a contact
   sheet of every face found, before and after, at a size where it can be judged.
-- detection: recall of the labelled masked faces of facemaskdetection (filled, by size).
+- detection: face finding alone on facemaskdetection's scenes (every face there has a labelled
+  box): masked faces found by size, faces found where no face is labelled, false faces on the
+  face-free parts of the same photos (each scene's largest rectangle clear of every face box), and
+  the time per scene; contact sheets of the misses and of the false faces. The masked faces
+  *filled* by size (what a user gets) are in the labelled-scenes section.
 - sharpness: Laplacian RMS inside the fill over that of the visible skin just above the mask
   (1.0 = as sharp), by the mask's width in the photo.
 
@@ -36,7 +40,7 @@ import cv2
 import numpy as np
 
 from app.align import warp_mask_to_photo
-from app.faces import MtcnnDlibFinder
+from app.faces import ENGINES, FaceFinder, _iou, make_face_finder
 from app.fileutil import atomic_write_bytes
 from app.grain import skin_above
 from app.imageio import read_photo
@@ -197,7 +201,7 @@ def save_sheets(out: Path, name: str, tiles: list[np.ndarray], per_page: int = 6
 @dataclass
 class Bench:
     engine: Unmasker
-    finder: MtcnnDlibFinder
+    finder: FaceFinder
     out: Path
     sharp: list[tuple[float, float, str]] = field(default_factory=list)  # (ratio, width, set)
     coverages: list[dict] = field(default_factory=list)  # per face: coverage and what it truly is
@@ -309,6 +313,82 @@ def section_scenes_labelled(b: Bench, data: Path, part: str, limit: int = 0) -> 
             "sheets_masked_missed": save_sheets(b.out, "scenes_masked_missed", miss_tiles, per_page=120)}
 
 
+def background_crop(px: np.ndarray, labelled, min_side: int = 96, step: int = 16) -> np.ndarray | None:
+    """The largest rectangle of a labelled scene (every face has a box) that stays clear of every
+    face box grown by 40 % and 10 px: a real photo without a face, for counting false faces.
+    None where no such rectangle of `min_side` fits."""
+    h, w = px.shape[:2]
+    occupied = np.zeros((h, w), bool)
+    for _, b in labelled:
+        mx, my = 0.4 * (b[2] - b[0]) + 10, 0.4 * (b[3] - b[1]) + 10
+        occupied[max(0, int(b[1] - my)):int(b[3] + my), max(0, int(b[0] - mx)):int(b[2] + mx)] = True
+    ii = np.pad(occupied.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    best = None
+    for y0 in range(0, h - min_side + 1, step):
+        for x0 in range(0, w - min_side + 1, step):
+            for y1 in range(h, y0 + min_side - 1, -step):
+                for x1 in range(w, x0 + min_side - 1, -step):
+                    if best and (y1 - y0) * (x1 - x0) <= best[0]:
+                        break
+                    if ii[y1, x1] - ii[y0, x1] - ii[y1, x0] + ii[y0, x0] == 0:
+                        best = ((y1 - y0) * (x1 - x0), y0, y1, x0, x1)
+                        break
+    return None if best is None else px[best[1]:best[2], best[3]:best[4]]
+
+
+def found_in(face_box, label_box) -> bool:
+    """A detected face is the labelled one: its centre inside the label, and some overlap."""
+    cx, cy = (face_box[0] + face_box[2]) / 2, (face_box[1] + face_box[3]) / 2
+    return label_box[0] <= cx <= label_box[2] and label_box[1] <= cy <= label_box[3] and _iou(face_box, label_box) > 0.2
+
+
+def section_detection(b: Bench, data: Path, part: str, limit: int = 0) -> dict:
+    """Face finding alone on facemaskdetection's scenes: masked faces found by size, faces found
+    where the labels have none, and false faces on face-free parts of the same photos."""
+    t = time.perf_counter()
+    files = real_files("facemaskdetection", part, data)[:limit or None]
+    ann = data / "real_masked" / "facemaskdetection" / "annotations"
+    found = {n: [0, 0] for *_, n in SIZE_BINS}  # masked faces (worn or worn wrongly): boxes, found
+    unlabelled, negatives, false_faces, seconds = 0, 0, 0, []
+    miss_tiles, false_tiles = [], []
+    for p in files:
+        xml = ann / f"{p.stem}.xml"
+        if not xml.exists():
+            continue
+        px = read_photo(p).pixels
+        labelled = scene_boxes(xml)
+        t1 = time.perf_counter()
+        faces = b.finder.detect(px)
+        seconds.append(time.perf_counter() - t1)
+        unlabelled += sum(not any(found_in(f.box, box) or _iou(f.box, box) > 0.2 for _, box in labelled) for f in faces)
+        for label, box in labelled:
+            if label == "without_mask":
+                continue
+            side = min(box[2] - box[0], box[3] - box[1])
+            name = next(n for lo, hi, n in SIZE_BINS if lo <= side < hi)
+            hit = any(found_in(f.box, box) for f in faces)
+            found[name][0] += 1
+            found[name][1] += hit
+            if not hit and side >= 32:
+                miss_tiles.append(face_tile(px, px, box, size=120))
+        bg = background_crop(px, labelled)
+        if bg is not None:
+            negatives += 1
+            false = b.finder.detect(np.ascontiguousarray(bg))
+            false_faces += len(false)
+            false_tiles += [face_tile(bg, bg, f.box, size=120) for f in false]
+    b.seconds["detection"] = time.perf_counter() - t
+    return {"part": part, "photos": len(files),
+            "masked_faces_found_by_size": {n: {"boxes": v[0], "found": v[1], "rate": v[1] / v[0] if v[0] else None}
+                                           for n, v in found.items()},
+            "faces_found_where_no_face_is_labelled": unlabelled,
+            "photos_without_faces": negatives, "false_faces": false_faces,
+            "false_faces_per_100_photos_without_faces": 100 * false_faces / max(1, negatives),
+            "median_ms_per_scene": 1000 * float(np.median(seconds)) if seconds else None,
+            "sheets_missed": save_sheets(b.out, "detection_missed", miss_tiles, per_page=120),
+            "sheets_false_faces": save_sheets(b.out, "detection_false_faces", false_tiles)}
+
+
 def section_segmentation(b: Bench, data: Path, part: str, limit: int = 0) -> dict:
     """MaskedFace-Net in photo space: the map the app filled against the label map's mask."""
     t = time.perf_counter()
@@ -417,7 +497,7 @@ def pct(v) -> str:
 
 def report(m: dict) -> str:
     u, s, sc, rm = m["untouched"], m["segmentation"], m["scenes"], m["rmfd"]
-    lines = [f"# Real-photo benchmark ({m['models']})", "",
+    lines = [f"# Real-photo benchmark ({m['models']}, face engine {m['face_engine']})", "",
              f"Reproduce: `{m['command']}`; {m['seconds']:.0f} s on this machine.", "",
              "| measure | value |", "|---|---|",
              f"| unmasked photos left untouched (every pixel), CelebA + UTKFace validation | "
@@ -430,6 +510,13 @@ def report(m: dict) -> str:
              f"{s['IWM']['dice']:.3f} ({s['IWM']['photos']} photos, {s['IWM']['no_face_filled']} not filled) |"]
     for name, v in sc["by_label_and_size"]["with_mask"].items():
         lines.append(f"| masked faces filled, real scenes, {name} | {pct(v['rate'])} of {v['boxes']} |")
+    d = m["detection"]
+    for name, v in d["masked_faces_found_by_size"].items():
+        lines.append(f"| masked faces found (detection alone), real scenes, {name} | {pct(v['rate'])} of {v['boxes']} |")
+    lines += [f"| false faces per 100 photos without faces ({d['photos_without_faces']} face-free parts of the scenes) | "
+              f"{d['false_faces_per_100_photos_without_faces']:.1f} ({d['false_faces']}) |",
+              f"| faces found where the scenes' labels have none | {d['faces_found_where_no_face_is_labelled']} in {d['photos']} photos |",
+              f"| face finding time per scene (median) | {d['median_ms_per_scene']:.0f} ms |"]
     lines += [f"| real scenes with a face filled ({sc['part']}) | {sc['photos_with_a_face_filled']}/{sc['photos']} |",
               f"| RMFD scenes ({rm['part']}): faces found / filled / judged unmasked | {rm['faces_found']} / {rm['faces_filled']} / "
               f"{rm['faces_judged_no_mask']} in {rm['photos']} photos ({rm['photos_with_a_face_filled']} with a face filled) |"]
@@ -456,8 +543,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-grain", action="store_true", help="fills without app.grain's grain (to compare)")
     ap.add_argument("--min-mask-confidence", type=float, help="try another mask / no mask threshold")
     ap.add_argument("--margin", type=float, help="try another fill margin (a share of the crop)")
+    ap.add_argument("--face-engine", default="default", choices=ENGINES, help="the face finder (app.faces)")
     ap.add_argument("--first-release", action="store_true",
-                    help="the first release's path: no grain, no margin, no confidence threshold")
+                    help="the first release's path: MTCNN alone, no grain, no margin, no confidence threshold")
     a = ap.parse_args(argv)
     if a.threads:
         import torch
@@ -466,21 +554,22 @@ def main(argv: list[str] | None = None) -> int:
     if a.quick:
         a.unmasked, a.rmfd = 6, 6
     if a.first_release:
-        a.no_grain, a.margin, a.min_mask_confidence = True, 0.0, 0.0
+        a.no_grain, a.margin, a.min_mask_confidence, a.face_engine = True, 0.0, 0.0, "mtcnn"
     part = "tune" if a.calibrate else a.part
     a.out.mkdir(parents=True, exist_ok=True)
     for old in a.out.glob("sheet_*.png"):
         old.unlink()
     engine = Unmasker.from_installed("cpu", a.models or models_dir())
-    b = Bench(engine=engine, finder=MtcnnDlibFinder(), out=a.out, grain=not a.no_grain,
+    b = Bench(engine=engine, finder=make_face_finder(a.face_engine), out=a.out, grain=not a.no_grain,
               min_mask_confidence=a.min_mask_confidence, margin=a.margin,
               margins=[] if a.calibrate else None)
     t0 = time.perf_counter()
-    m: dict = {"models": str(a.models or "shipped models"), "grain": b.grain,
+    m: dict = {"models": str(a.models or "shipped models"), "grain": b.grain, "face_engine": b.finder.name,
                "min_mask_confidence": MIN_MASK_CONFIDENCE if a.min_mask_confidence is None else a.min_mask_confidence,
                "command": "python -m benchmarks.real_photos " + " ".join(argv if argv is not None else sys.argv[1:])}
     m["untouched"] = section_untouched(b, a.data / "faces", a.unmasked, second_half=a.calibrate)
     few = 6 if a.quick else 0
+    m["detection"] = section_detection(b, a.data, part, few)
     m["scenes"] = section_scenes_labelled(b, a.data, part, few)
     m["segmentation"] = section_segmentation(b, a.data, part, few)
     m["rmfd"] = section_rmfd(b, a.data, part, a.rmfd)

@@ -63,7 +63,7 @@ def main() -> None:
         cv2.imwrite(str(big), cv2.resize(src, (side, side), interpolation=cv2.INTER_LINEAR), [cv2.IMWRITE_JPEG_QUALITY, 90])
         del src
         engine = Unmasker.from_installed("cpu", allow_untrained=a.untrained)
-        finder = make_face_finder("mtcnn")
+        finder = make_face_finder()
         with PeakMemory() as mem:
             t = time.perf_counter()
             photo = read_photo(big)

@@ -30,7 +30,7 @@ def rmfd_photos() -> list[Path]:
 def finder():
     from app.faces import make_face_finder
 
-    return make_face_finder("mtcnn")
+    return make_face_finder()
 
 
 @pytest.fixture(scope="session")

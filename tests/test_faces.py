@@ -6,7 +6,7 @@ from app.errors import FaceError
 from app.faces import FanFinder, fan_weights_dir, make_face_finder
 from app.imageio import read_photo
 
-from .conftest import EXAMPLE
+from .conftest import EXAMPLE, SHARED_DATA, need_shared
 
 
 def test_example_face_and_landmarks(finder):
@@ -14,7 +14,7 @@ def test_example_face_and_landmarks(finder):
     faces = finder.detect(photo.pixels)
     assert len(faces) == 1
     f = faces[0]
-    assert f.score > 0.9 and f.points68.shape == (68, 2)
+    assert f.score > 0.7 and f.points68.shape == (68, 2)
     left_eye, right_eye = f.points5[0], f.points5[1]
     assert left_eye[0] < right_eye[0] and abs(left_eye[1] - right_eye[1]) < 0.1 * f.width
     # jaw, chin and nose bridge points sit where a face has them
@@ -31,10 +31,10 @@ def test_detection_on_real_masked_photos(rmfd_photos, finder):
         faces = finder.detect(read_photo(path).pixels)
         found += bool(faces)
         for f in faces:
-            assert np.isfinite(f.points68).all() and f.width >= 40
+            assert np.isfinite(f.points68).all() and min(f.width, f.height) >= finder.min_face
     rate = found / len(sample)
     print(f"masked faces found in {found}/{len(sample)} real photos ({rate:.0%})")
-    assert rate >= 0.45  # RMFD photos are at most 256 px; many faces are under the 40 px floor
+    assert rate >= 0.6  # RMFD photos are at most 256 px; some faces are under the size floor
 
 
 def test_face_box_given_by_hand(finder):
@@ -56,10 +56,10 @@ def test_tiny_faces_are_skipped(finder, caplog):
     import logging
 
     photo = read_photo(EXAMPLE)
-    small = photo.pixels[::4, ::4].copy()  # the face becomes ~25 px
+    small = photo.pixels[::5, ::5].copy()  # the face becomes ~20 px
     with caplog.at_level(logging.INFO, logger="app.faces"):
         assert finder.detect(small) == []
-    assert "under 40 px" in caplog.text  # skipped with a reason
+    assert f"under {finder.min_face} px" in caplog.text  # skipped with a reason
 
 
 def test_fan_engine_without_weights_says_so():
@@ -67,7 +67,8 @@ def test_fan_engine_without_weights_says_so():
         pytest.skip("FAN weights are installed on this machine")
     with pytest.raises(FaceError, match="weights are not on this computer"):
         FanFinder()
-    assert make_face_finder("auto").name == "mtcnn"
+    assert make_face_finder("auto").name == make_face_finder().name == "blaze"
+    assert make_face_finder("mtcnn").name == "mtcnn"  # the first release's finder, kept to compare
     with pytest.raises(FaceError, match="unknown face engine"):
         make_face_finder("haar")
 
@@ -83,3 +84,74 @@ def test_no_face_is_said_in_one_place_with_the_real_size_limit():
         find_faces(sky, finder, required=True)
     result = unmask_photo(sky, finder, engine=None)  # (no face: the engine is never asked)
     assert np.array_equal(result.pixels, sky) and result.faces == []
+
+
+def _held_out_scenes(n: int):
+    from benchmarks.real_photos import real_files
+    from training.evaluate import scene_boxes
+
+    need_shared()
+    files = real_files("facemaskdetection", "holdout", SHARED_DATA)
+    ann = SHARED_DATA / "real_masked" / "facemaskdetection" / "annotations"
+    return [(p, scene_boxes(ann / f"{p.stem}.xml")) for p in files[:: max(1, len(files) // n)][:n]]
+
+
+def test_blazeface_points_and_box_map_onto_mtcnns(finder):
+    """A face only BlazeFace finds is framed as MTCNN would frame it (the networks' training)."""
+    from app.align import alignment_matrix
+    from app.faces import BlazeFace, MtcnnDlibFinder, _iou, box_from_blaze, points5_from_blaze
+
+    photo = read_photo(EXAMPLE).pixels
+    (m,) = MtcnnDlibFinder().detect(photo)
+    boxes, scores, points = BlazeFace(0.5).detect(photo)
+    assert len(boxes) == 1 and scores[0] > 0.7
+    box, p5 = box_from_blaze(boxes[0]), points5_from_blaze(points[0])
+    assert _iou(box, m.box) > 0.75
+    assert np.abs(p5[:2] - m.points5[:2]).max() < 0.08 * m.width  # the eyes
+    # the canonical crops differ by little: scale within 5 %, shift within 3 % of the crop
+    a, b = alignment_matrix(p5, 128), alignment_matrix(m.points5, 128)
+    assert abs(np.linalg.det(a[:, :2]) / np.linalg.det(b[:, :2]) - 1) < 0.1
+    assert np.abs(a[:, 2] - b[:, 2] + (a[:, :2] - b[:, :2]) @ m.points5.mean(0)).max() < 0.03 * 128
+
+
+def test_masked_faces_in_real_scenes_are_found_more_often_than_by_mtcnn_alone(finder):
+    """facemaskdetection's held-out scenes (every face labelled): masked faces of 32 px and over
+    found by the default finder, against MTCNN alone; and no face in the face-free parts."""
+    from app.faces import MtcnnDlibFinder
+    from benchmarks.real_photos import background_crop, found_in
+
+    mtcnn = MtcnnDlibFinder()
+    total, ours, theirs, false = 0, 0, 0, 0
+    for p, labelled in _held_out_scenes(40):
+        px = read_photo(p).pixels
+        faces, old = finder.detect(px), mtcnn.detect(px)
+        for label, box in labelled:
+            if label != "without_mask" and min(box[2] - box[0], box[3] - box[1]) >= 32:
+                total += 1
+                ours += any(found_in(f.box, box) for f in faces)
+                theirs += any(found_in(f.box, box) for f in old)
+        bg = background_crop(px, labelled)
+        if bg is not None:
+            false += len(finder.detect(np.ascontiguousarray(bg)))
+    print(f"masked faces >= 32 px found: {ours}/{total} (MTCNN alone {theirs}); false faces {false}")
+    assert total >= 30 and ours >= 0.85 * total and ours > theirs
+    assert false <= 1
+
+
+def test_a_box_drawn_round_a_real_masked_face_frames_it_as_detection_does(finder):
+    """Drawing the labelled box by hand gives the detected face's framing (eyes within 8 % of
+    the face's width), on real masked faces of every pose in the held-out scenes."""
+    from benchmarks.real_photos import found_in
+
+    checked = 0
+    for p, labelled in _held_out_scenes(30):
+        px = read_photo(p).pixels
+        faces = finder.detect(px)
+        for label, box in labelled:
+            hit = [f for f in faces if found_in(f.box, box)]
+            if label == "without_mask" or min(box[2] - box[0], box[3] - box[1]) < 48 or not hit:
+                continue
+            drawn = finder.face_in_box(px, tuple(box))
+            assert drawn.manual and np.abs(drawn.points5[:2] - hit[0].points5[:2]).max() < 0.08 * hit[0].width, p
+            checked += 1
+    assert checked >= 5

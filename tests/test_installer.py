@@ -27,6 +27,7 @@ def test_linux_build_packs_a_bundle_that_passes_its_offline_self_test():
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-5000:]
     assert "self-test passed" in r.stdout, out[-5000:]
+    assert "face finder: blaze" in r.stdout, out[-5000:]  # BlazeFace's runtime and model made it in
     dist = ROOT / "dist"
     binary = dist / "unmasker" / "unmasker"
     assert binary.is_file() and binary.stat().st_mode & 0o111

@@ -105,6 +105,7 @@ def add_real_metrics(models: Path, metrics_path: Path) -> None:
     sc = m["scenes"]
     real = {
         "command": m["command"],
+        "face_engine": m.get("face_engine", "mtcnn"),
         "unmasked_photos_untouched": m["untouched"]["untouched_rate"],
         "unmasked_photos": m["untouched"]["photos"],
         "scenes_unmasked_people_32px_untouched": sc["unmasked_people_untouched_32px_and_over"],

@@ -318,3 +318,25 @@ def test_stage1_fine_tunes_on_its_own_data_with_bf16(faces_dir, dataset, tmp_pat
         if "running" not in k and "num_batches" not in k:  # (BatchNorm's statistics still move)
             assert torch.allclose(va, vb), k
     assert card["training"]["config"]["init"] == str(start) and card["training"]["config"]["bf16"] is True
+
+
+def test_a_run_in_progress_snapshots_into_a_models_folder_the_app_loads(dataset, tiny_models, tmp_path):
+    """training.snapshot: the generator of a stopped (or still running) run, with a card that says
+    it is a snapshot, beside the other stage's model, loadable by the app's engine."""
+    from app.inference.engine import Unmasker
+    from training.snapshot import main as snapshot_main
+    from training.train import main as train_main
+
+    cfg = _config(tmp_path, dataset, "inpainter", 4)
+    assert train_main(["--config", str(cfg), "--out", str(tmp_path / "runs"), "--stop-after", "2"]) == 0
+    out = tmp_path / "candidate"
+    assert snapshot_main(["--run", str(tmp_path / "runs" / "tiny_inpainter"), "--out", str(out),
+                          "--pair-with", str(tiny_models)]) == 0
+    card = json.loads((out / "inpainter.json").read_text())
+    assert card["training"]["snapshot"] is True and card["training"]["steps"] == 2
+    assert "step 2 of 4" in card["training"]["note"]
+    engine = Unmasker.from_files(out / "segmenter.safetensors", out / "inpainter.safetensors", "cpu")
+    crop = np.full((1, 64, 64, 3), 128, np.uint8)
+    hole = np.zeros((1, 64, 64), np.float32)
+    hole[:, 32:, 16:48] = 1
+    assert engine.inpaint(crop, hole).shape == (1, 64, 64, 3)

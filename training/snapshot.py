@@ -1,0 +1,63 @@
+"""The network of a training run in progress, as a model file the app and the benchmarks load.
+
+    python -m training.snapshot --run runs/inpainter_blank_cpu --out runs/candidate
+
+Reads the run's `config.json` and `last.pt` (written atomically by training.train, so a run may
+go on meanwhile) and writes `<stage>.safetensors` with a card that says it is a snapshot: the
+step, images seen and wall time so far. With `--pair-with DIR`, the other stage's model is copied
+from DIR (default: the shipped models), so `--out` is a complete models folder for
+`python -m benchmarks.real_photos --models` and `training.evaluate --models`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+from app.inference.engine import INPAINTER_FILE, SEGMENTER_FILE
+from app.inference.registry import count_parameters, make_network
+from app.inference.weights import card_path, save_model
+from app.paths import models_dir
+from training.config import TrainConfig
+
+
+def snapshot(run: Path, out: Path, pair_with: Path | None = None) -> Path:
+    cfg = TrainConfig.from_dict(json.loads((run / "config.json").read_text()))
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    role = "segmenter" if cfg.stage == "segmenter" else "generator"
+    net = make_network(role, cfg.architecture, cfg.network)
+    net.load_state_dict(state["models"]["net"])
+    history = json.loads(state["history"])
+    vals = [h for h in history if any(k.startswith("val_") for k in h)]
+    step = state["step"]
+    out.mkdir(parents=True, exist_ok=True)
+    name = SEGMENTER_FILE if cfg.stage == "segmenter" else INPAINTER_FILE
+    save_model(net.eval(), out / name, cfg.size, trained=True, training={
+        "run": cfg.name, "config": cfg.to_dict(), "steps": step, "snapshot": True,
+        "note": f"snapshot of a run in progress at step {step} of {cfg.steps}",
+        "images_seen": step * cfg.batch_size, "wall_s": round(state.get("wall_s", 0.0), 1),
+        "last_validation": vals[-1] if vals else None, "generator_parameters": count_parameters(net)})
+    other = SEGMENTER_FILE if name == INPAINTER_FILE else INPAINTER_FILE
+    src = pair_with or models_dir()
+    if not (out / other).exists():
+        shutil.copy2(src / other, out / other)
+        shutil.copy2(card_path(src / other), card_path(out / other))
+    return out / name
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", type=Path, required=True, help="a training run's folder")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--pair-with", type=Path, help="where the other stage's model comes from (default: shipped)")
+    a = ap.parse_args(argv)
+    print(snapshot(a.run, a.out, a.pair_with))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -228,7 +228,7 @@ def cmd_info(_a: argparse.Namespace) -> int:
 
     import torch
 
-    from app.faces import fan_weights_dir
+    from app.faces import blaze_available, fan_weights_dir
     from app.inference.device import choose_device, describe_device
     from app.inference.engine import INPAINTER_FILE, SEGMENTER_FILE
     from app.inference.weights import read_card
@@ -238,7 +238,9 @@ def cmd_info(_a: argparse.Namespace) -> int:
     print(f"python {sys.version.split()[0]}, torch {torch.__version__}")
     print(f"device: {describe_device(choose_device('auto'))}")
     fan = fan_weights_dir()
-    print(f"face engines: mtcnn (default, offline); fan: {'weights in ' + str(fan) if fan else 'weights not on this computer'}")
+    blaze = "blaze (BlazeFace + MTCNN, the default)" if blaze_available() else "blaze: LiteRT not installed"
+    print(f"face engines: {blaze}; mtcnn (offline{'' if blaze_available() else ', the default'}); "
+          f"fan: {'weights in ' + str(fan) if fan else 'weights not on this computer'}")
     print(f"models in {models_dir()}:")
     for name in (SEGMENTER_FILE, INPAINTER_FILE):
         try:

@@ -26,7 +26,7 @@ def test_version_and_info():
     assert r.returncode == 0 and r.stdout.strip() == f"unmasker {__version__}"
     r = run("info")
     assert r.returncode == 0
-    assert "device: CPU" in r.stdout and "face engines: mtcnn" in r.stdout
+    assert "device: CPU" in r.stdout and "face engines: blaze (BlazeFace + MTCNN, the default)" in r.stdout
     assert "segmenter.safetensors" in r.stdout
 
 

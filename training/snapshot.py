@@ -34,12 +34,23 @@ def snapshot(run: Path, out: Path, pair_with: Path | None = None) -> Path:
     history = json.loads(state["history"])
     vals = [h for h in history if any(k.startswith("val_") for k in h)]
     step = state["step"]
+    from training.train import PairData, describe_hardware
+
+    try:
+        pairs = PairData(cfg.data, cfg.size, "train").n
+    except (OSError, ValueError, KeyError):  # the run's data is not on this machine
+        pairs = None
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)  # as the run had it, for the hardware line
     out.mkdir(parents=True, exist_ok=True)
     name = SEGMENTER_FILE if cfg.stage == "segmenter" else INPAINTER_FILE
     save_model(net.eval(), out / name, cfg.size, trained=True, training={
         "run": cfg.name, "config": cfg.to_dict(), "steps": step, "snapshot": True,
         "note": f"snapshot of a run in progress at step {step} of {cfg.steps}",
-        "images_seen": step * cfg.batch_size, "wall_s": round(state.get("wall_s", 0.0), 1),
+        "images_seen": step * cfg.batch_size, "train_pairs": pairs,
+        "epochs": round(step * cfg.batch_size / pairs, 2) if pairs else None,
+        "hardware": describe_hardware(torch.device("cpu")) + " (where the snapshot was taken)",
+        "wall_s": round(state.get("wall_s", 0.0), 1),
         "last_validation": vals[-1] if vals else None, "generator_parameters": count_parameters(net)})
     other = SEGMENTER_FILE if name == INPAINTER_FILE else INPAINTER_FILE
     src = pair_with or models_dir()

@@ -18,6 +18,7 @@ import io
 import logging
 import pickle
 import sys
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -251,6 +252,9 @@ def blaze_model_path() -> Path:
     return resources_dir() / "face_detection" / BLAZE_MODEL
 
 
+_BLAZE_LOCK = threading.Lock()  # one interpreter, shared: the editor's jobs and a batch may both detect
+
+
 @lru_cache(maxsize=1)
 def _blaze_interpreter():
     try:
@@ -288,9 +292,10 @@ class BlazeFace:
         n = img.shape[0]
         x = cv2.resize(img, (self.SIZE, self.SIZE), interpolation=cv2.INTER_AREA if n > self.SIZE else cv2.INTER_LINEAR)
         inp, (reg_out, cls_out) = it.get_input_details()[0], it.get_output_details()
-        it.set_tensor(inp["index"], (x.astype(np.float32) / 127.5 - 1.0)[None])
-        it.invoke()
-        reg, logits = it.get_tensor(reg_out["index"])[0], it.get_tensor(cls_out["index"])[0, :, 0]
+        with _BLAZE_LOCK:
+            it.set_tensor(inp["index"], (x.astype(np.float32) / 127.5 - 1.0)[None])
+            it.invoke()
+            reg, logits = it.get_tensor(reg_out["index"])[0].copy(), it.get_tensor(cls_out["index"])[0, :, 0].copy()
         if reg.shape[-1] != 16:  # the outputs' order is the model's; the classifier has one column
             reg, logits = logits, reg
         score = 1.0 / (1.0 + np.exp(-np.clip(logits, -100, 100)))

@@ -155,3 +155,19 @@ def test_a_box_drawn_round_a_real_masked_face_frames_it_as_detection_does(finder
             assert drawn.manual and np.abs(drawn.points5[:2] - hit[0].points5[:2]).max() < 0.08 * hit[0].width, p
             checked += 1
     assert checked >= 5
+
+
+def test_faces_found_from_several_threads_at_once_are_the_same(finder):
+    """The editor's job and a batch may detect at the same time; BlazeFace's one interpreter is
+    shared behind a lock."""
+    import threading
+
+    px = read_photo(EXAMPLE.with_name("two_faces_one_masked.jpg")).pixels
+    expected = [f.box.tolist() for f in finder.detect(px)]
+    got = []
+    threads = [threading.Thread(target=lambda: got.append([f.box.tolist() for f in finder.detect(px)])) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(expected) == 2 and got == [expected] * 4

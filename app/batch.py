@@ -251,7 +251,7 @@ class BatchRunner:
                 left = [str(k + 1) for k, f in enumerate(result.faces) if not f.unmasked]
                 notes.append(f"face{'s' if len(left) > 1 else ''} {', '.join(left)}: {NO_MASK_TEXT}")
             if not result.faces:
-                notes.append(no_face_text(self.finder))
+                notes.append(no_face_text(self.finder, photo.pixels.shape))
             r.note = "; ".join(notes)
         except (UnmaskerError, OSError, ValueError) as e:
             r.status, r.error = "error", str(e)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import logging
+import math
 import pickle
 import sys
 import threading
@@ -33,6 +34,7 @@ from app.paths import resources_dir
 log = logging.getLogger(__name__)
 
 MIN_FACE_PX = 40  # faces smaller than this in the photo are too small to unmask usefully
+SEARCH_FLOOR_PX = 20  # about the smallest face the detectors find in the copy they search
 
 
 @dataclass
@@ -138,6 +140,11 @@ class MtcnnDlibFinder:
         h, w = rgb.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
         return self.enlarge_to / max(h, w) if max(h, w) * scale < self.enlarge_to else scale
+
+    def smallest_face(self, shape: tuple[int, ...]) -> int:
+        """The smallest face (px of this photo) that can be found in a photo of this shape: the
+        size floor, or what the search copy of a large photo still shows (about SEARCH_FLOOR_PX)."""
+        return max(self.min_face, math.ceil(SEARCH_FLOOR_PX / self._scale(np.empty((*shape[:2], 0)))))
 
     def _search_copy(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """The photo at the scale faces are searched at (made once per photo), and that scale."""

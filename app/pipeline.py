@@ -24,9 +24,14 @@ class NoFaceFound(UnmaskerError):
     """No face in the photo (raised by `find_faces` only); the message gives the finder's size limit."""
 
 
-def no_face_text(finder: FaceFinder) -> str:
-    """What every front end says when a photo has no face: the CLI, the batch report, the editor."""
-    return f"no face found (faces under {getattr(finder, 'min_face', MIN_FACE_PX)} px are skipped)"
+def no_face_text(finder: FaceFinder, shape: tuple[int, ...] | None = None) -> str:
+    """What every front end says when a photo (of this shape) has no face: the CLI, the batch
+    report, the editor. The size limit is the real one for that photo: on a large photo, searched
+    at a smaller scale, it is more than the finder's floor."""
+    limit = getattr(finder, "min_face", MIN_FACE_PX)
+    if shape is not None and hasattr(finder, "smallest_face"):
+        limit = finder.smallest_face(shape)
+    return f"no face found (faces under {limit} px are skipped)"
 
 
 def clean_map(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -80,7 +85,7 @@ def find_faces(pixels: np.ndarray, finder: FaceFinder, boxes=None, required: boo
     With `required`, no face raises NoFaceFound."""
     faces = [finder.face_in_box(pixels, b) for b in boxes] if boxes else finder.detect(pixels)
     if required and not faces:
-        raise NoFaceFound(no_face_text(finder))
+        raise NoFaceFound(no_face_text(finder, pixels.shape))
     return faces
 
 

@@ -84,6 +84,11 @@ def test_no_face_is_said_in_one_place_with_the_real_size_limit():
         find_faces(sky, finder, required=True)
     result = unmask_photo(sky, finder, engine=None)  # (no face: the engine is never asked)
     assert np.array_equal(result.pixels, sky) and result.faces == []
+    # a 24 MP photo is searched at 1280 px: faces under about 20 / (1280 / 6000) px cannot be found
+    big = np.zeros((4000, 6000, 3), np.uint8)
+    assert finder.smallest_face(big.shape) == 94
+    with pytest.raises(NoFaceFound, match="faces under 94 px are skipped"):
+        find_faces(big, finder, required=True)
 
 
 def _held_out_scenes(n: int):

@@ -283,7 +283,7 @@ class MainWindow(QMainWindow):
         else:
             self.push(edit)
         if not faces:
-            self._error("No face found", f"{no_face_text(self.finder()).capitalize()}. "
+            self._error("No face found", f"{no_face_text(self.finder(), self.doc.original.shape).capitalize()}. "
                         "Draw a face box by hand with the face tool (F).")
         elif problem:
             self._error("No mask found", problem)

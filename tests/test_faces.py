@@ -176,3 +176,17 @@ def test_faces_found_from_several_threads_at_once_are_the_same(finder):
     for t in threads:
         t.join()
     assert len(expected) == 2 and got == [expected] * 4
+
+
+def test_without_the_litert_runtime_the_default_finder_is_mtcnn_alone(monkeypatch):
+    """Where LiteRT has no wheel (Windows, Intel Macs) the app still finds faces, with MTCNN."""
+    import importlib.util
+
+    import app.faces as faces
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ai_edge_litert" else real(name, *a))
+    assert not faces.blaze_available()
+    finder = faces.make_face_finder()
+    assert finder.name == "mtcnn"
+    assert len(finder.detect(read_photo(EXAMPLE).pixels)) == 1

@@ -14,9 +14,7 @@ from app.document import FACES, MASK, RESULT, Document
 from app.errors import UnmaskerError
 from app.imageio import read_photo
 
-from .conftest import EXAMPLE
-
-ROOT = EXAMPLE.parents[2]
+from .conftest import EXAMPLE, ROOT
 
 
 @pytest.fixture(scope="module")

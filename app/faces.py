@@ -134,21 +134,22 @@ class MtcnnDlibFinder:
         self.min_face = min_face
         self.threshold = threshold
 
-    def _scale(self, rgb: np.ndarray) -> float:
-        """The scale faces are searched at: large photos shrunk to `max_side`, small ones enlarged
-        to `enlarge_to` (MTCNN's finest pyramid level misses faces under ~25 px)."""
-        h, w = rgb.shape[:2]
+    def _scale(self, shape: tuple[int, ...]) -> float:
+        """The scale faces are searched at in a photo of this shape: large photos shrunk to
+        `max_side`, small ones enlarged to `enlarge_to` (MTCNN's finest pyramid level misses faces
+        under ~25 px)."""
+        h, w = shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
         return self.enlarge_to / max(h, w) if max(h, w) * scale < self.enlarge_to else scale
 
     def smallest_face(self, shape: tuple[int, ...]) -> int:
         """The smallest face (px of this photo) that can be found in a photo of this shape: the
         size floor, or what the search copy of a large photo still shows (about SEARCH_FLOOR_PX)."""
-        return max(self.min_face, math.ceil(SEARCH_FLOOR_PX / self._scale(np.empty((*shape[:2], 0)))))
+        return max(self.min_face, math.ceil(SEARCH_FLOOR_PX / self._scale(shape)))
 
     def _search_copy(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """The photo at the scale faces are searched at (made once per photo), and that scale."""
-        scale = self._scale(rgb)
+        scale = self._scale(rgb.shape)
         return (rgb if scale == 1.0 else _resize(rgb, scale)), scale
 
     def _run_mtcnn(self, rgb: np.ndarray, threshold: float, search=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

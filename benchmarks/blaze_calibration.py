@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from app.faces import BlazeFace, MtcnnDlibFinder, _eye_frame, _iou, _resize
+from app.faces import BlazeFace, MtcnnDlibFinder, _eye_frame, _iou
 from app.imageio import read_photo
 from benchmarks.real_photos import DATA, unmasked_faces
 
@@ -34,9 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     nose, corners, box = [], [], []
     for p in unmasked_faces(DATA / "faces", a.limit, second_half=True):
         rgb = read_photo(p).pixels
-        mb, mp, _ = mt._run_mtcnn(rgb, 0.7)
-        scale = mt._scale(rgb)
-        small = rgb if scale == 1.0 else _resize(rgb, scale)
+        small, scale = mt._search_copy(rgb)  # one copy for both detectors
+        mb, mp, _ = mt._run_mtcnn(rgb, 0.7, (small, scale))
         bb, _, bp = blaze.detect(small)
         bb, bp = bb / scale, bp / scale
         for m_box, m_pts in zip(mb, mp):

@@ -79,6 +79,19 @@ def real_files(real_set: str, part: str, data: Path) -> list[Path]:
     return [p for p in files if part == "all" or real_part(real_set, p.relative_to(root).as_posix()) == part]
 
 
+def labelled_scenes(data: Path, part: str, limit: int = 0) -> list[tuple[Path, list]]:
+    """facemaskdetection's photos of this part that have their labels, each with them: a list of
+    (label, box) for every face in the photo."""
+    ann = data / "real_masked" / "facemaskdetection" / "annotations"
+    files = real_files("facemaskdetection", part, data)[:limit or None]
+    return [(p, scene_boxes(ann / f"{p.stem}.xml")) for p in files if (ann / f"{p.stem}.xml").exists()]
+
+
+def size_bin(side: float) -> str:
+    """The name of the SIZE_BINS bin a face of this short side falls in."""
+    return next(n for lo, hi, n in SIZE_BINS if lo <= side < hi)
+
+
 # --- measures -----------------------------------------------------------------------------------
 
 def dice(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -253,22 +266,17 @@ def section_untouched(b: Bench, faces_dir: Path, per_source: int, second_half: b
 def section_scenes_labelled(b: Bench, data: Path, part: str, limit: int = 0) -> dict:
     """facemaskdetection: unmasked people left alone, masked people filled (by size)."""
     t = time.perf_counter()
-    files = real_files("facemaskdetection", part, data)[:limit or None]
-    ann = data / "real_masked" / "facemaskdetection" / "annotations"
+    scenes = labelled_scenes(data, part, limit)
     stats = {lab: {name: [0, 0] for *_, name in SIZE_BINS}
              for lab in ("with_mask", "without_mask", "mask_weared_incorrect")}  # [boxes, filled or untouched]
     photos_filled = 0
     miss_tiles, wrong_tiles = [], []
-    for p in files:
-        xml = ann / f"{p.stem}.xml"
-        if not xml.exists():
-            continue
+    for p, labelled in scenes:
         px = read_photo(p).pixels
         r = b.run(px)
         ch = changed(r.pixels, px)
         photos_filled += int(ch.any())
         b.measure_sharpness(r, px.shape, "facemaskdetection")
-        labelled = scene_boxes(xml)
         # Where a masked person's box overlaps an unmasked one's, their fill may rightly reach in:
         # an unmasked person's pixels are those of their box outside every masked person's box.
         masked_boxes = np.zeros(ch.shape, bool)
@@ -279,7 +287,7 @@ def section_scenes_labelled(b: Bench, data: Path, part: str, limit: int = 0) -> 
         for label, box in labelled:
             x0, y0, x1, y1 = np.round(box).astype(int)
             side = min(x1 - x0, y1 - y0)
-            name = next(n for lo, hi, n in SIZE_BINS if lo <= side < hi)
+            name = size_bin(side)
             inside = ch[max(0, y0):y1 + 1, max(0, x0):x1 + 1]
             s = stats.setdefault(label, {n: [0, 0] for *_, n in SIZE_BINS})[name]
             s[0] += 1
@@ -304,7 +312,7 @@ def section_scenes_labelled(b: Bench, data: Path, part: str, limit: int = 0) -> 
         ok = sum(v[1] for (l, h, n) in SIZE_BINS for k, v in stats[label].items() if k == n and l >= lo)
         return (ok / tot if tot else None), tot
 
-    return {"part": part, "photos": len(files), "photos_with_a_face_filled": photos_filled,
+    return {"part": part, "photos": len(scenes), "photos_with_a_face_filled": photos_filled,
             "unmasked_people_untouched_32px_and_over": rate("without_mask", 32)[0],
             "unmasked_people_32px_and_over": rate("without_mask", 32)[1],
             "by_label_and_size": {lab: {n: {"boxes": v[0], "ok": v[1], "rate": (v[1] / v[0] if v[0] else None)}
@@ -346,17 +354,12 @@ def section_detection(b: Bench, data: Path, part: str, limit: int = 0) -> dict:
     """Face finding alone on facemaskdetection's scenes: masked faces found by size, faces found
     where the labels have none, and false faces on face-free parts of the same photos."""
     t = time.perf_counter()
-    files = real_files("facemaskdetection", part, data)[:limit or None]
-    ann = data / "real_masked" / "facemaskdetection" / "annotations"
+    scenes = labelled_scenes(data, part, limit)
     found = {n: [0, 0] for *_, n in SIZE_BINS}  # masked faces (worn or worn wrongly): boxes, found
     unlabelled, negatives, false_faces, seconds = 0, 0, 0, []
     miss_tiles, false_tiles = [], []
-    for p in files:
-        xml = ann / f"{p.stem}.xml"
-        if not xml.exists():
-            continue
+    for p, labelled in scenes:
         px = read_photo(p).pixels
-        labelled = scene_boxes(xml)
         t1 = time.perf_counter()
         faces = b.finder.detect(px)
         seconds.append(time.perf_counter() - t1)
@@ -365,7 +368,7 @@ def section_detection(b: Bench, data: Path, part: str, limit: int = 0) -> dict:
             if label == "without_mask":
                 continue
             side = min(box[2] - box[0], box[3] - box[1])
-            name = next(n for lo, hi, n in SIZE_BINS if lo <= side < hi)
+            name = size_bin(side)
             hit = any(found_in(f.box, box) for f in faces)
             found[name][0] += 1
             found[name][1] += hit
@@ -378,7 +381,7 @@ def section_detection(b: Bench, data: Path, part: str, limit: int = 0) -> dict:
             false_faces += len(false)
             false_tiles += [face_tile(bg, bg, f.box, size=120) for f in false]
     b.seconds["detection"] = time.perf_counter() - t
-    return {"part": part, "photos": len(files),
+    return {"part": part, "photos": len(scenes),
             "masked_faces_found_by_size": {n: {"boxes": v[0], "found": v[1], "rate": v[1] / v[0] if v[0] else None}
                                            for n, v in found.items()},
             "faces_found_where_no_face_is_labelled": unlabelled,

@@ -92,13 +92,11 @@ def test_no_face_is_said_in_one_place_with_the_real_size_limit():
 
 
 def _held_out_scenes(n: int):
-    from benchmarks.real_photos import real_files
-    from training.evaluate import scene_boxes
+    from benchmarks.real_photos import labelled_scenes
 
     need_shared()
-    files = real_files("facemaskdetection", "holdout", SHARED_DATA)
-    ann = SHARED_DATA / "real_masked" / "facemaskdetection" / "annotations"
-    return [(p, scene_boxes(ann / f"{p.stem}.xml")) for p in files[:: max(1, len(files) // n)][:n]]
+    scenes = labelled_scenes(SHARED_DATA, "holdout")
+    return scenes[:: max(1, len(scenes) // n)][:n]
 
 
 def test_blazeface_points_and_box_map_onto_mtcnns(finder):

@@ -486,7 +486,14 @@ def calibrate(faces: list[dict]) -> dict:
     plateau = [r["threshold"] for r in ok if r["positives_filled"] >= best - 0.005]
     middle = (min(plateau) + max(plateau)) / 2
     chosen = min((r for r in ok if r["threshold"] in plateau), key=lambda r: abs(r["threshold"] - middle))
+    # The coverage floor: half the smallest map of a real mask the chosen threshold fills (floored
+    # to 0.005), so that no real mask, even one worn on the chin, is near it, while a stray speck
+    # of "mask" on a bare face (a collar, a shadow) is below it.
+    cov = np.array([c["coverage"] for c in faces if c["truth"] in ("CWM", "IWM", "with_mask", "mask_weared_incorrect")
+                    and c["coverage"] > 0 and c["confidence"] >= chosen["threshold"]])
+    fraction = float(np.floor(cov.min() / 2 / 0.005) * 0.005) if len(cov) else None
     return {"negatives": len(neg), "positives": len(pos), "chosen": chosen, "plateau": [min(plateau), max(plateau)],
+            "min_mask_fraction": fraction, "smallest_filled_mask_coverage": float(cov.min()) if len(cov) else None,
             "current": min(rows, key=lambda r: abs(r["threshold"] - MIN_MASK_CONFIDENCE)),
             "negative_score_max": float(neg.max()) if len(neg) else None,
             "positive_score_p1_p5": [float(v) for v in np.percentile(pos, [1, 5])] if len(pos) else None}

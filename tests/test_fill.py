@@ -61,21 +61,25 @@ def test_the_margin_grows_the_map_over_the_mask_edge():
 
 
 def test_a_face_left_alone_stays_so_beside_a_filled_neighbour(rng):
-    """A masked neighbour's fill that reaches into an unmasked face's box is taken back there, but
-    not inside the masked face's own box where the two overlap."""
+    """A masked neighbour's fill that reaches into an unmasked face's box, or just past it onto the
+    cheek and jaw around it, is taken back there, but not inside the masked face's own box where
+    the two overlap."""
     from app.faces import Face
     from app.pipeline import FaceResult, _protect_unmasked
 
     pixels = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)
     out = pixels.copy()
-    out[40:160, 20:230] = 0  # the masked face's fill and its feathered edge, spilling to the right
+    out[40:185, 20:230] = 0  # the masked face's fill and its feathered edge, spilling right and down
     photo_map = np.zeros((200, 300), np.uint8)
-    photo_map[40:160, 20:230] = 255
+    photo_map[40:185, 20:230] = 255
     masked, plain = Face(np.array([10, 30, 130, 170], np.float32), np.zeros((5, 2))), \
         Face(np.array([120, 30, 260, 170], np.float32), np.zeros((5, 2)))
     results = [FaceResult(masked, None, None, None, unmasked=True), FaceResult(plain, None, None, None, unmasked=False)]
     got = _protect_unmasked(out, pixels, photo_map, [masked, plain], results)
     assert np.array_equal(got[30:170, 130:260], pixels[30:170, 130:260])  # the unmasked face, as it was
     assert not photo_map[30:170, 130:260].any()
+    # ... and the band around its box (PROTECT_GROW of its size: 28 px each side here), under its jaw.
+    assert np.array_equal(got[170:185, 92:230], pixels[170:185, 92:230])
+    assert (got[170:185, 20:90] == 0).all()  # beyond that band the neighbour's fill stays
     assert (got[40:160, 120:130] == 0).all()  # the overlap is the masked face's own
     assert (got[40:160, 20:120] == 0).all()

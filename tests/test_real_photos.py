@@ -224,6 +224,11 @@ def test_calibration_puts_the_threshold_between_unmasked_and_masked_faces():
     t = c["chosen"]["threshold"]
     assert 0.88 <= t <= 0.94 and c["chosen"]["negatives_untouched"] == 1.0
     assert c["chosen"]["positives_filled"] == pytest.approx(300 / 301)
+    # The coverage floor: half the smallest map of a masked face the threshold fills, to 0.005.
+    smallest = min(p["coverage"] for p in pos if p["coverage"] > 0)
+    assert c["smallest_filled_mask_coverage"] == pytest.approx(smallest)
+    assert c["min_mask_fraction"] == pytest.approx(np.floor(smallest / 2 / 0.005) * 0.005)
+    assert 0 < c["min_mask_fraction"] <= smallest / 2
 
 
 def test_real_scene_rows_follow_the_labels_and_skip_the_held_out_half(tmp_path, tiny_models, finder):

@@ -43,18 +43,42 @@ def _detail(grey: np.ndarray) -> np.ndarray:
     return cv2.Laplacian(grey, cv2.CV_32F, ksize=3)
 
 
-def _strength(detail: np.ndarray) -> float:
-    """The grain's standard deviation as the median absolute detail tells it (1.4826 MAD)."""
-    return 1.4826 * float(np.median(np.abs(detail)))
+FLAT_SHARE = 20  # percent: the grain is read where the skin is flattest (this share of it)
+
+
+def _flat_level(detail: np.ndarray, region: np.ndarray) -> float:
+    """The grain's strength in `region`: the local RMS of the detail over 5 x 5 px, at the
+    FLAT_SHARE-th percentile. What the skin's flattest parts hold is its grain (sensor noise,
+    pores); the rest is structure (lashes, a brow, a glasses frame, the mask's edge), which a
+    median over the band would count as grain and turn into a noise patch."""
+    local = np.sqrt(cv2.blur(detail * detail, (5, 5)))
+    return float(np.percentile(local[region], FLAT_SHARE))
+
+
+def _photo_grain(original: np.ndarray, face_map: np.ndarray) -> float:
+    """The grain of the photo around the face: `_flat_level` over the window of one mask height
+    above the mask and a quarter of its width to either side, outside the map. Its flattest parts
+    (forehead, cheeks, a wall behind) hold the sensor's noise and the JPEG's, which no skin in
+    this photo can be smoother than."""
+    ys, xs = np.nonzero(face_map > 0)
+    h, w = face_map.shape
+    mh, mw = ys.max() + 1 - ys.min(), xs.max() + 1 - xs.min()
+    y0, y1 = max(0, ys.min() - mh), ys.max() + 1
+    x0, x1 = max(0, xs.min() - mw // 4), min(w, xs.max() + 1 + mw // 4)
+    around = face_map[y0:y1, x0:x1] == 0
+    grey = cv2.cvtColor(original[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return _flat_level(_detail(grey), around) if around.sum() >= 30 else float("inf")
 
 
 def add_grain(result: np.ndarray, original: np.ndarray, face_map: np.ndarray, seed: int = 0,
               min_width: int = 0) -> np.ndarray:
     """`result` with grain added inside `face_map` (photo-space uint8 0..255, this face's fill):
-    enough that the fill's fine detail (the Laplacian of its brightness) has the strength of the
-    skin just above the mask in `original` (capped at MAX_GRAIN). Only where the fill was enlarged
-    into the photo: a mask narrower than `min_width` px (the network's crop size) got a fill made
-    at a finer scale than the photo's, which grain would only spoil. Returns `result` itself when
+    enough that the fill's fine detail (the Laplacian of its brightness) where it is flattest has
+    the strength of the flattest skin just above the mask in `original`, and no more than the
+    photo holds around the face (`_photo_grain`: where a mask reaches up to the eyes, the band
+    above it is lids and lashes), capped at MAX_GRAIN. Only where the fill was enlarged into the
+    photo: a mask narrower than `min_width` px (the network's crop size) got a fill made at a
+    finer scale than the photo's, which grain would only spoil. Returns `result` itself when
     nothing is to be added."""
     cols = np.nonzero((face_map > 127).any(0))[0]
     if len(cols) == 0 or cols[-1] + 1 - cols[0] < min_width:
@@ -69,16 +93,14 @@ def add_grain(result: np.ndarray, original: np.ndarray, face_map: np.ndarray, se
     win = (slice(sy0, y1), slice(x0, x1))  # only the face's own window of the photo is touched
     grey_o = cv2.cvtColor(original[win], cv2.COLOR_RGB2GRAY).astype(np.float32)
     grey_r = cv2.cvtColor(result[win], cv2.COLOR_RGB2GRAY).astype(np.float32)
-    # Robust strengths (the median absolute detail): the band may catch an eyelash or a mask's
-    # edge, which are structure, not grain.
-    target = _strength(_detail(grey_o)[skin[win]])
-    have = _strength(_detail(grey_r)[inside[win]])
+    target = min(_flat_level(_detail(grey_o), skin[win]), _photo_grain(original, face_map))
+    have = _flat_level(_detail(grey_r), inside[win])
     add = min(np.sqrt(max(target ** 2 - have ** 2, 0.0)), MAX_GRAIN)
     if add < 0.5:  # too faint to see
         return result
     rng = np.random.default_rng(seed)
     noise = cv2.GaussianBlur(rng.standard_normal(grey_o.shape).astype(np.float32), (0, 0), GRAIN_SIGMA)
-    noise *= add / max(_strength(_detail(noise)), 1e-6)  # its Laplacian as strong as `add`
+    noise *= add / max(_flat_level(_detail(noise), np.ones(noise.shape, bool)), 1e-6)  # as strong as `add`
     weight = face_map[win].astype(np.float32) / 255.0  # the map's soft edge fades the grain in
     out = result.copy()
     region = out[win].astype(np.float32) + (noise * weight)[..., None]

@@ -4,8 +4,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from app.grain import MAX_GRAIN, _detail, _strength, add_grain, skin_above
+from app.grain import MAX_GRAIN, _detail, _flat_level, add_grain, skin_above
 from app.pipeline import grow
+
+
+def _strength(detail: np.ndarray) -> float:
+    """A grain's standard deviation from its detail: 1.4826 times the median absolute value."""
+    return 1.4826 * float(np.median(np.abs(detail)))
 
 
 def _face(rng, grain: float = 2.5):
@@ -40,6 +45,31 @@ def test_grain_matches_the_skin_above_the_mask_and_touches_nothing_else(rng):
     assert _strength(_detail(grey(rough))[skin_above(face_map)]) > 3 * MAX_GRAIN
     out = add_grain(smooth, rough, face_map, seed=1)
     assert _strength(_detail(grey(out))[inside]) < 1.2 * MAX_GRAIN
+
+
+def test_grain_is_read_from_the_flat_skin_not_from_lashes_or_a_glasses_frame(rng):
+    """A band above the mask of which more than half is structure (lashes, a brow, a glasses
+    frame) holds far more detail than its skin: the grain added is the skin's, not a noise patch
+    as strong as the structure."""
+    original, filled, face_map = _face(rng)
+    grey = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
+    band = skin_above(face_map)
+    ys = np.nonzero(band.any(1))[0]
+    rough = band.copy()
+    rough[ys[0] + int(0.4 * len(ys)):] = False  # the band's top 40 % ...
+    rough[:, 170:] |= band[:, 170:]  # ... and its right third: structure
+    framed = original.astype(np.float32)
+    framed[rough] += rng.normal(0, 40, (int(rough.sum()), 1))
+    framed = np.clip(framed, 0, 255).astype(np.uint8)
+    inside = cv2.erode((face_map > 127).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    def rms(im, region):
+        return float(np.sqrt(np.mean(_detail(grey(im))[region] ** 2)))
+
+    plain = rms(add_grain(filled, original, face_map, seed=3), inside)
+    got = rms(add_grain(filled, framed, face_map, seed=3), inside)
+    assert rms(framed, band) > 5 * plain  # the structure dominates the band
+    assert got < 1.5 * plain  # ... but not the grain (the median over the band gave 6x)
+    assert _flat_level(_detail(grey(framed)), band) < 2 * _flat_level(_detail(grey(original)), band)
 
 
 def test_skin_band_lies_just_above_the_mask():

@@ -15,6 +15,7 @@ from app.align import AlignedFace, align_face, paste_back, warp_mask_to_crop, wa
 from app.errors import UnmaskerError
 from app.faces import MIN_FACE_PX, Face, FaceFinder
 from app.grain import add_grain
+from app.tone import match_tone
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]  # (what is being done, fraction done)
@@ -170,11 +171,12 @@ def segment_photo(pixels: np.ndarray, faces: list[Face], engine, progress: Progr
 def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndarray | None = None,
                  progress: Progress | None = None, batch_size: int = 8,
                  min_mask_confidence: float = MIN_MASK_CONFIDENCE, grain: bool = True,
-                 margin: float = MASK_MARGIN) -> UnmaskResult:
+                 margin: float = MASK_MARGIN, tone: bool = True) -> UnmaskResult:
     """Fill every masked face. `mask_in` (H, W) uint8 is a photo-space map the user drew or
     fixed; where given it replaces stage 1 for all faces. Faces stage 1 judges to wear no mask
-    (`find_masks`) are left untouched. With `grain`, each fill gets the fine grain of its face's
-    visible skin back (`app.grain`). With no face, the photo comes back unchanged."""
+    (`find_masks`) are left untouched. With `tone`, each fill's colour is matched to the skin at
+    its edge (`app.tone`); with `grain`, it gets the fine grain of its face's visible skin back
+    (`app.grain`). With no face, the photo comes back unchanged."""
     if not faces:
         return UnmaskResult(pixels=pixels.copy(), photo_map=np.zeros(pixels.shape[:2], np.uint8))
     report = progress or (lambda _what, _done: None)
@@ -194,6 +196,8 @@ def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndar
         report("filling the faces", 0.3 + 0.5 * i / len(todo))
         ks = todo[i:i + batch_size]
         done = engine.inpaint(np.stack([masks[k].aligned.crop for k in ks]), np.stack([masks[k].map for k in ks]))
+        if tone:
+            done = [match_tone(d, masks[k].aligned.crop, masks[k].map) for k, d in zip(ks, done)]
         filled.update(zip(ks, done))
     out = pixels
     photo_map = np.zeros(pixels.shape[:2], np.uint8)
@@ -259,6 +263,6 @@ def _protect_unmasked(out: np.ndarray, pixels: np.ndarray, photo_map: np.ndarray
 def unmask_photo(pixels: np.ndarray, finder: FaceFinder, engine, progress: Progress | None = None,
                  **options) -> UnmaskResult:
     """The whole automatic path for one photo, as `unmasker batch` runs it: find the faces, then
-    unmask_faces (`options`: its grain, min_mask_confidence, margin). With no face found, the photo
+    unmask_faces (`options`: its grain, tone, min_mask_confidence, margin). With no face found, the photo
     comes back unchanged with an empty face list."""
     return unmask_faces(pixels, find_faces(pixels, finder), engine, progress=progress, **options)

@@ -126,6 +126,27 @@ def sharpness(out: np.ndarray, face_map: np.ndarray) -> tuple[float, float] | No
     return fill / skin, float(width)
 
 
+def tone_gap(out: np.ndarray, face_map: np.ndarray) -> tuple[float, float] | None:
+    """(|dL|, |d(a, b)|) in CIELAB between the fill's top quarter (the nose and upper cheeks,
+    shrunk away from the blend zone) and the visible skin just above the mask (`sharpness`'s
+    band): the same skin on either side of the mask's top edge, so a pale, dark or tinted fill
+    shows as a gap. None where either region is too small."""
+    m = face_map > 127
+    ys, xs = np.nonzero(m)
+    if len(ys) < 50:
+        return None
+    edge = max(2, round(0.06 * (xs.max() + 1 - xs.min())))
+    inner = cv2.erode(m.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * edge + 1,) * 2)) > 0
+    top = inner.copy()
+    top[ys.min() + edge + (ys.max() + 1 - ys.min()) // 4:] = False
+    skin = skin_above(face_map)
+    if top.sum() < 20 or skin.sum() < 20:
+        return None
+    lab = cv2.cvtColor(out.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    d = np.median(lab[top], axis=0) - np.median(lab[skin], axis=0)
+    return float(abs(d[0])), float(np.hypot(d[1], d[2]))
+
+
 def segmentation_map(result: UnmaskResult, shape: tuple[int, int]) -> np.ndarray:
     """Stage 1's segmentation of the filled faces in photo space (before the fill's margin)."""
     out = np.zeros(shape, np.uint8)
@@ -217,9 +238,11 @@ class Bench:
     finder: FaceFinder
     out: Path
     sharp: list[tuple[float, float, str]] = field(default_factory=list)  # (ratio, width, set)
+    tones: list[tuple[float, float]] = field(default_factory=list)  # (|dL|, |dab|) fill top vs skin above
     coverages: list[dict] = field(default_factory=list)  # per face: coverage and what it truly is
     seconds: dict[str, float] = field(default_factory=dict)
     grain: bool = True
+    tone: bool = True
     min_mask_confidence: float | None = None  # None: the app's MIN_MASK_CONFIDENCE
     margin: float | None = None  # None: the app's MASK_MARGIN
     margins: list[list[float]] | None = None  # with --calibrate: margin_cover per MaskedFace-Net face
@@ -227,13 +250,16 @@ class Bench:
     def run(self, pixels: np.ndarray) -> UnmaskResult:
         overrides = {k: v for k, v in (("min_mask_confidence", self.min_mask_confidence), ("margin", self.margin))
                      if v is not None}
-        return unmask_photo(pixels, self.finder, self.engine, grain=self.grain, **overrides)
+        return unmask_photo(pixels, self.finder, self.engine, grain=self.grain, tone=self.tone, **overrides)
 
     def measure_sharpness(self, result: UnmaskResult, pixels_shape, what: str) -> None:
         for m in face_maps(result, pixels_shape[:2]):
             s = sharpness(result.pixels, m)
             if s is not None:
                 self.sharp.append((s[0], s[1], what))
+            t = tone_gap(result.pixels, m)
+            if t is not None:
+                self.tones.append(t)
 
 
 def section_untouched(b: Bench, faces_dir: Path, per_source: int, second_half: bool = False) -> dict:
@@ -533,6 +559,10 @@ def report(m: dict) -> str:
     for name, v in m["sharpness"].items():
         r = "n/a" if v["median_ratio"] is None else f"{v['median_ratio']:.2f}"
         lines.append(f"| fill sharpness / skin above, mask {name} wide | {r} ({v['faces']} faces) |")
+    tg = m.get("tone_gap") or {}
+    if tg.get("faces"):
+        lines.append(f"| tone gap, fill's top quarter vs skin above (CIELAB median abs dL / d(a,b)) | "
+                     f"{tg['median_dL']:.1f} / {tg['median_dab']:.1f} ({tg['faces']} faces) |")
     lines += ["", "Contact sheets: " + ", ".join(m["sheets"])]
     return "\n".join(lines) + "\n"
 
@@ -551,11 +581,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a few photos per set, to check the plumbing")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--no-grain", action="store_true", help="fills without app.grain's grain (to compare)")
+    ap.add_argument("--no-tone", action="store_true", help="fills without app.tone's colour match (to compare)")
     ap.add_argument("--min-mask-confidence", type=float, help="try another mask / no mask threshold")
     ap.add_argument("--margin", type=float, help="try another fill margin (a share of the crop)")
     ap.add_argument("--face-engine", default="default", choices=ENGINES, help="the face finder (app.faces)")
     ap.add_argument("--first-release", action="store_true",
-                    help="the first release's path: MTCNN alone, no grain, no margin, no confidence threshold")
+                    help="the first release's path: MTCNN alone, no grain, no tone match, no margin, no confidence threshold")
     a = ap.parse_args(argv)
     if a.threads:
         import torch
@@ -564,17 +595,17 @@ def main(argv: list[str] | None = None) -> int:
     if a.quick:
         a.unmasked, a.rmfd = 6, 6
     if a.first_release:
-        a.no_grain, a.margin, a.min_mask_confidence, a.face_engine = True, 0.0, 0.0, "mtcnn"
+        a.no_grain, a.no_tone, a.margin, a.min_mask_confidence, a.face_engine = True, True, 0.0, 0.0, "mtcnn"
     part = "tune" if a.calibrate else a.part
     a.out.mkdir(parents=True, exist_ok=True)
     for old in a.out.glob("sheet_*.png"):
         old.unlink()
     engine = Unmasker.from_installed("cpu", a.models or models_dir())
-    b = Bench(engine=engine, finder=make_face_finder(a.face_engine), out=a.out, grain=not a.no_grain,
+    b = Bench(engine=engine, finder=make_face_finder(a.face_engine), out=a.out, grain=not a.no_grain, tone=not a.no_tone,
               min_mask_confidence=a.min_mask_confidence, margin=a.margin,
               margins=[] if a.calibrate else None)
     t0 = time.perf_counter()
-    m: dict = {"models": str(a.models or "shipped models"), "grain": b.grain, "face_engine": b.finder.name,
+    m: dict = {"models": str(a.models or "shipped models"), "grain": b.grain, "tone": b.tone, "face_engine": b.finder.name,
                "min_mask_confidence": MIN_MASK_CONFIDENCE if a.min_mask_confidence is None else a.min_mask_confidence,
                "command": "python -m benchmarks.real_photos " + " ".join(argv if argv is not None else sys.argv[1:])}
     m["untouched"] = section_untouched(b, a.data / "faces", a.unmasked, second_half=a.calibrate)
@@ -584,6 +615,8 @@ def main(argv: list[str] | None = None) -> int:
     m["segmentation"] = section_segmentation(b, a.data, part, few)
     m["rmfd"] = section_rmfd(b, a.data, part, a.rmfd)
     m["sharpness"] = sharpness_table(b.sharp)
+    m["tone_gap"] = {"faces": len(b.tones), "median_dL": float(np.median([t[0] for t in b.tones])) if b.tones else None,
+                     "median_dab": float(np.median([t[1] for t in b.tones])) if b.tones else None}
     m["seconds"] = time.perf_counter() - t0
     m["section_seconds"] = {k: round(v, 1) for k, v in b.seconds.items()}
     m["sheets"] = sorted(p.name for p in a.out.glob("sheet_*.png"))

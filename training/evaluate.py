@@ -9,6 +9,8 @@ method sees the same masks); then:
 
 - "ours": stage 1 predicts the map (tidied by `app.pipeline.clean_map`), stage 2 fills it: the
   app's own path;
+- "ours_tone": "ours" with the app's tone match (`app.tone`: the fill's colour shifted towards the
+  skin at its edge), as `unmasker` pastes it;
 - "ours_true_map": stage 2 with the exact map, isolating stage 1's error;
 - "telea", "ns": OpenCV's `cv2.inpaint` on the exact map, the classic baselines, in this process.
 
@@ -38,13 +40,14 @@ from app.inference.engine import Unmasker
 from app.inference.registry import count_parameters
 from app.paths import models_dir
 from app.pipeline import clean_map
+from app.tone import match_tone
 from training.landmarks import central_face, list_images
 from training.losses import ssim
 from training.pairs import contact_sheet, make_pair, pair_seed, save_png
 from training.split import load_split, split_of
 
 PAPER = {"psnr": 31.3, "ssim": 0.957}  # GANMasker / M2UNet at 256 px
-METHODS = ("ours", "ours_true_map", "telea", "ns")
+METHODS = ("ours", "ours_tone", "ours_true_map", "telea", "ns")
 DEFAULT_MFN = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_masked" / "maskedfacenet"
 
 
@@ -258,7 +261,9 @@ def evaluate(faces: Path, out: Path, size: int | None, limit: int, models: Path,
         truth = np.stack([p.map for p in chunk]).astype(np.float32)
         prob = engine.segment(masked)
         pred = np.stack([clean_map(p) for p in prob])  # the app's own path: threshold and tidy
-        results = {"ours": engine.inpaint(masked, pred), "ours_true_map": engine.inpaint(masked, truth),
+        ours = engine.inpaint(masked, pred)
+        results = {"ours": ours, "ours_tone": np.stack([match_tone(o, x, m) for o, x, m in zip(ours, masked, pred)]),
+                   "ours_true_map": engine.inpaint(masked, truth),
                    "telea": np.stack([opencv_inpaint(p.masked, p.map, cv2.INPAINT_TELEA) for p in chunk]),
                    "ns": np.stack([opencv_inpaint(p.masked, p.map, cv2.INPAINT_NS) for p in chunk])}
         for i, p in enumerate(chunk):
@@ -314,7 +319,8 @@ def report(m: dict) -> str:
              f", masks drawn with seed {m['seed']}; {m['skipped']} photos skipped (no face found or unreadable).", "",
              "| method | PSNR (dB) | SSIM | L1 |" + (" FID |" if "fid" in m["ours"] else ""),
              "|---|---|---|---|" + ("---|" if "fid" in m["ours"] else "")]
-    names = {"ours": "ours (predicted map)", "ours_true_map": "ours (exact map)", "telea": "OpenCV Telea",
+    names = {"ours": "ours (predicted map)", "ours_tone": "ours (predicted map), tone matched",
+             "ours_true_map": "ours (exact map)", "telea": "OpenCV Telea",
              "ns": "OpenCV Navier-Stokes"}
     for k in METHODS:
         r = m[k]

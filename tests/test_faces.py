@@ -117,6 +117,26 @@ def test_blazeface_points_and_box_map_onto_mtcnns(finder):
     assert np.abs(a[:, 2] - b[:, 2] + (a[:, :2] - b[:, :2]) @ m.points5.mean(0)).max() < 0.03 * 128
 
 
+def test_blazeface_mirrored_search_maps_faces_back_with_their_points_in_order():
+    """The mirrored view's faces come back where they are in the photo, eyes, nose, mouth and
+    ears in the unmirrored order (the subject's right eye first), so either view's detection of
+    a face frames it the same."""
+    from app.faces import BlazeFace
+
+    photo = read_photo(EXAMPLE.with_name("two_faces_one_masked.jpg")).pixels
+    for half in (0, 1):  # the masked face, then the bare one: each a 512 px square view
+        view = np.ascontiguousarray(photo[:, 512 * half:512 * (half + 1)])
+        b0, s0, p0 = BlazeFace(0.5, flip=False)._square(view, 0.5)
+        boxes, scores, points = BlazeFace(0.5, flip=True)._square(view, 0.5)
+        assert len(b0) and len(boxes) > len(b0)  # the mirror image found it too
+        mb, ms, mp = boxes[len(b0):], scores[len(b0):], points[len(b0):]  # the mirrored view's, mapped back
+        i, k = int(np.argmax(s0)), int(np.argmax(ms))  # the face's best detection either way
+        size = b0[i, 2] - b0[i, 0]
+        assert np.abs(mb[k] - b0[i]).max() < 0.15 * size
+        assert np.abs(mp[k] - p0[i]).max() < 0.1 * size  # every point, in the same order
+        assert mp[k][0, 0] < mp[k][1, 0]  # the subject's right eye on the photo's left
+
+
 def test_masked_faces_in_real_scenes_are_found_more_often_than_by_mtcnn_alone(finder):
     """facemaskdetection's held-out scenes (every face labelled): masked faces of 32 px and over
     found by the default finder, against MTCNN alone; and no face in the face-free parts."""

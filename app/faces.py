@@ -283,26 +283,31 @@ class BlazeFace:
     a 48 x 48 grid) giving a box and six points (eyes, nose tip, mouth centre, ear tragions). It
     was trained on faces of every pose and size, and holds up better than MTCNN on masked faces.
     A photo is searched whole and in overlapping tiles of half its short side, so faces down to
-    about 1/15 of a tile are seen. With `flip`, each view is searched mirrored as well: a masked
-    face that scores just under the threshold one way often passes the other (on the tuning half
-    of facemaskdetection: 4 more of 229 masked faces at 32-64 px and 1 more of 130 at 64 px and
-    over, no false face more; `python -m benchmarks.real_photos --calibrate`)."""
+    about 1/15 of a tile are seen. With `flip`, each view of a photo of at most `flip_max_side`
+    px is searched mirrored as well: a masked face that scores just under the threshold one way
+    often passes the other (on the tuning half of facemaskdetection: 4 more of 229 masked faces at
+    32-64 px and 1 more of 130 at 64 px and over, no false face more; `python -m
+    benchmarks.real_photos --calibrate`). Larger search copies (a camera photo's 1280 px) are not
+    mirrored: their ten views would take the 24 MP search from 1.25x to 1.54x the first release's
+    time (`python -m benchmarks.detection_time`), past the 1.5x budget."""
 
     SIZE = 192
     # Mirrored, the subject's right eye and ear become the left ones: the points' order to undo it.
     MIRRORED = [1, 0, 2, 3, 5, 4]
 
-    def __init__(self, threshold: float = 0.5, flip: bool = True) -> None:
+    def __init__(self, threshold: float = 0.5, flip: bool = True, flip_max_side: int = 640) -> None:
         self.threshold = threshold
         self.flip = flip
+        self.flip_max_side = flip_max_side
         g = (np.arange(48) + 0.5) / 48
         self._anchors = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2).astype(np.float32)  # (2304, 2) x, y
 
-    def _square(self, img: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _square(self, img: np.ndarray, threshold: float, flip: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One square view -> boxes (K, 4) in its pixels, scores (K,), points (K, 6, 2); with
-        `flip`, its mirror image's faces too, mapped back (the same face twice is left to NMS)."""
+        `flip` (default: the detector's), its mirror image's faces too, mapped back (the same face
+        twice is left to NMS)."""
         boxes, scores, points = self._square_once(img, threshold)
-        if not self.flip:
+        if not (self.flip if flip is None else flip):
             return boxes, scores, points
         n = img.shape[0]
         fb, fs, fp = self._square_once(np.ascontiguousarray(img[:, ::-1]), threshold)
@@ -343,11 +348,12 @@ class BlazeFace:
             step = tile // 2
             views += [(x, y, tile) for y in range(0, max(1, h - step), step) for x in range(0, max(1, w - step), step)]
         found = [[], [], []]
+        flip = self.flip and side <= self.flip_max_side
         for x0, y0, s in views:
             view = np.zeros((s, s, 3), np.uint8)  # padded square: the detector wants no stretching
             part = rgb[y0:y0 + s, x0:x0 + s]
             view[:part.shape[0], :part.shape[1]] = part
-            b, sc, p = self._square(view, threshold)
+            b, sc, p = self._square(view, threshold, flip)
             found[0].append(b + [x0, y0, x0, y0])
             found[1].append(sc)
             found[2].append(p + [x0, y0])

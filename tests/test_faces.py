@@ -135,6 +135,17 @@ def test_blazeface_mirrored_search_maps_faces_back_with_their_points_in_order():
         assert np.abs(mb[k] - b0[i]).max() < 0.15 * size
         assert np.abs(mp[k] - p0[i]).max() < 0.1 * size  # every point, in the same order
         assert mp[k][0, 0] < mp[k][1, 0]  # the subject's right eye on the photo's left
+    # A camera photo's 1280 px search copy is not mirrored (the 24 MP time budget).
+    calls = []
+    blaze = BlazeFace(0.5)
+    once = blaze._square_once
+    blaze._square_once = lambda img, t: calls.append(img.shape[0]) or once(img, t)
+    blaze.detect(np.zeros((640, 640, 3), np.uint8))
+    small = len(calls)
+    calls.clear()
+    blaze.detect(np.zeros((1280, 960, 3), np.uint8))
+    views = 1 + len(range(0, 1280 - 240, 240)) * len(range(0, 960 - 240, 240))
+    assert small == 2 * (1 + 9) and len(calls) == views
 
 
 def test_masked_faces_in_real_scenes_are_found_more_often_than_by_mtcnn_alone(finder):

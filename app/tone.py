@@ -1,6 +1,6 @@
 """Tone for a fill: the generator's face, made without seeing the hole, can come out paler, darker
 or of another tint than the skin around it (a white mask's face pale, a dark one's grey). This
-shifts the fill's colour, smoothly, towards the visible skin it meets at its edge.
+shifts the fill's colour, as a whole, towards the visible skin it meets at its edge.
 
 In the aligned crop, every pixel on the fill's edge is paired with the photo's pixel just
 outside it; their difference (in CIELAB) is a sample of how far off the fill is there. Pairs

@@ -55,16 +55,16 @@ def _flat_level(detail: np.ndarray, region: np.ndarray) -> float:
     return float(np.percentile(local[region], FLAT_SHARE))
 
 
-def _photo_grain(original: np.ndarray, face_map: np.ndarray) -> float:
+def _photo_grain(original: np.ndarray, face_map: np.ndarray, bounds: tuple[int, int, int, int]) -> float:
     """The grain of the photo around the face: `_flat_level` over the window of one mask height
-    above the mask and a quarter of its width to either side, outside the map. Its flattest parts
-    (forehead, cheeks, a wall behind) hold the sensor's noise and the JPEG's, which no skin in
-    this photo can be smoother than."""
-    ys, xs = np.nonzero(face_map > 0)
-    h, w = face_map.shape
-    mh, mw = ys.max() + 1 - ys.min(), xs.max() + 1 - xs.min()
-    y0, y1 = max(0, ys.min() - mh), ys.max() + 1
-    x0, x1 = max(0, xs.min() - mw // 4), min(w, xs.max() + 1 + mw // 4)
+    above the mask and a quarter of its width to either side, outside the map (`bounds`: the
+    map's rows y0:y1 and columns x0:x1). Its flattest parts (forehead, cheeks, a wall behind)
+    hold the sensor's noise and the JPEG's, which no skin in this photo can be smoother than."""
+    my0, my1, mx0, mx1 = bounds
+    w = face_map.shape[1]
+    mh, mw = my1 - my0, mx1 - mx0
+    y0, y1 = max(0, my0 - mh), my1
+    x0, x1 = max(0, mx0 - mw // 4), min(w, mx1 + mw // 4)
     around = face_map[y0:y1, x0:x1] == 0
     grey = cv2.cvtColor(original[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
     return _flat_level(_detail(grey), around) if around.sum() >= 30 else float("inf")
@@ -93,7 +93,7 @@ def add_grain(result: np.ndarray, original: np.ndarray, face_map: np.ndarray, se
     win = (slice(sy0, y1), slice(x0, x1))  # only the face's own window of the photo is touched
     grey_o = cv2.cvtColor(original[win], cv2.COLOR_RGB2GRAY).astype(np.float32)
     grey_r = cv2.cvtColor(result[win], cv2.COLOR_RGB2GRAY).astype(np.float32)
-    target = min(_flat_level(_detail(grey_o), skin[win]), _photo_grain(original, face_map))
+    target = min(_flat_level(_detail(grey_o), skin[win]), _photo_grain(original, face_map, (y0, y1, x0, x1)))
     have = _flat_level(_detail(grey_r), inside[win])
     add = min(np.sqrt(max(target ** 2 - have ** 2, 0.0)), MAX_GRAIN)
     if add < 0.5:  # too faint to see

@@ -107,43 +107,57 @@ def laplacian_rms(grey: np.ndarray, region: np.ndarray) -> float | None:
     return float(np.sqrt(np.mean(lap[region] ** 2)))
 
 
-def sharpness(out: np.ndarray, face_map: np.ndarray) -> tuple[float, float] | None:
-    """(Laplacian RMS ratio fill / skin just above the mask, mask width in px) for one face's
-    photo-space map (uint8), or None where either region is too small to measure. The fill is
-    the map shrunk away from its edge (the blend zone is neither); the skin is `app.grain`'s band
-    above the mask's top edge (12 % of the mask's height, the middle 60 % of its width)."""
+@dataclass
+class FillRegions:
+    """Where one face's fill and the skin above it are measured, in photo pixels."""
+    inner: np.ndarray  # (H, W) bool: the fill shrunk away from its edge (the blend zone is neither)
+    skin: np.ndarray  # (H, W) bool: `app.grain`'s band of skin above the mask's top edge
+    top: int  # the map's first row
+    height: int  # rows the map spans
+    width: int  # columns the map spans: the mask's width in px
+    edge: int  # how far `inner` is shrunk: 6 % of the width, at least 2 px
+
+
+def fill_regions(face_map: np.ndarray) -> FillRegions | None:
+    """One face's photo-space map (uint8) -> its FillRegions (the skin band: 12 % of the mask's
+    height, the middle 60 % of its width), or None for a map under 50 px."""
     m = face_map > 127
     ys, xs = np.nonzero(m)
     if len(ys) < 50:
         return None
-    width = xs.max() + 1 - xs.min()
-    grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    width = int(xs.max() + 1 - xs.min())
     edge = max(2, round(0.06 * width))
     inner = cv2.erode(m.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * edge + 1,) * 2)) > 0
-    fill, skin = laplacian_rms(grey, inner), laplacian_rms(grey, skin_above(face_map))
+    return FillRegions(inner, skin_above(face_map), int(ys.min()), int(ys.max() + 1 - ys.min()), width, edge)
+
+
+def sharpness(out: np.ndarray, face_map: np.ndarray) -> tuple[float, float] | None:
+    """(Laplacian RMS ratio fill / skin just above the mask, mask width in px) for one face's
+    photo-space map (uint8), or None where either region is too small to measure (`fill_regions`)."""
+    r = fill_regions(face_map)
+    if r is None:
+        return None
+    grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    fill, skin = laplacian_rms(grey, r.inner), laplacian_rms(grey, r.skin)
     if fill is None or skin is None or skin < 1e-3:
         return None
-    return fill / skin, float(width)
+    return fill / skin, float(r.width)
 
 
 def tone_gap(out: np.ndarray, face_map: np.ndarray) -> tuple[float, float] | None:
-    """(|dL|, |d(a, b)|) in CIELAB between the fill's top quarter (the nose and upper cheeks,
-    shrunk away from the blend zone) and the visible skin just above the mask (`sharpness`'s
-    band): the same skin on either side of the mask's top edge, so a pale, dark or tinted fill
-    shows as a gap. None where either region is too small."""
-    m = face_map > 127
-    ys, xs = np.nonzero(m)
-    if len(ys) < 50:
+    """(|dL|, |d(a, b)|) in CIELAB between the fill's top quarter (the nose and upper cheeks) and
+    the visible skin just above the mask (`fill_regions`): the same skin on either side of the
+    mask's top edge, so a pale, dark or tinted fill shows as a gap. None where either region is
+    too small."""
+    r = fill_regions(face_map)
+    if r is None:
         return None
-    edge = max(2, round(0.06 * (xs.max() + 1 - xs.min())))
-    inner = cv2.erode(m.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * edge + 1,) * 2)) > 0
-    top = inner.copy()
-    top[ys.min() + edge + (ys.max() + 1 - ys.min()) // 4:] = False
-    skin = skin_above(face_map)
-    if top.sum() < 20 or skin.sum() < 20:
+    quarter = r.inner.copy()
+    quarter[r.top + r.edge + r.height // 4:] = False
+    if quarter.sum() < 20 or r.skin.sum() < 20:
         return None
     lab = cv2.cvtColor(out.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    d = np.median(lab[top], axis=0) - np.median(lab[skin], axis=0)
+    d = np.median(lab[quarter], axis=0) - np.median(lab[r.skin], axis=0)
     return float(abs(d[0])), float(np.hypot(d[1], d[2]))
 
 

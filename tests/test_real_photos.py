@@ -194,6 +194,24 @@ def test_sharpness_ratio_measures_a_soft_fill():
     assert sharpness(soft, m)[0] < 0.3
 
 
+def test_tone_gap_measures_a_pale_or_tinted_fill():
+    from benchmarks.real_photos import tone_gap
+
+    rng = np.random.default_rng(0)
+    skin = np.clip(np.array([190, 150, 130]) + rng.normal(0, 4, (200, 200, 3)), 0, 255).astype(np.uint8)
+    m = np.zeros((200, 200), np.uint8)
+    cv2.ellipse(m, (100, 130), (60, 40), 0, 0, 360, 255, -1)
+    d_l, d_ab = tone_gap(skin, m)
+    assert d_l < 1.0 and d_ab < 1.0  # the same skin either side of the mask's top edge
+    lab = cv2.cvtColor(skin.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    off = lab + np.float32([12, 0, 6])  # the fill paler and yellower
+    pale = skin.copy()
+    pale[m > 0] = np.clip(np.round(cv2.cvtColor(off, cv2.COLOR_Lab2RGB) * 255), 0, 255).astype(np.uint8)[m > 0]
+    d_l, d_ab = tone_gap(pale, m)
+    assert 10 < d_l < 14 and 4.5 < d_ab < 7.5
+    assert tone_gap(skin, np.zeros_like(m)) is None  # no fill, nothing to measure
+
+
 def test_benchmark_runs_the_app_path_and_writes_its_report(tmp_path):
     need_shared()
     from benchmarks.real_photos import main

@@ -194,6 +194,20 @@ def test_sharpness_ratio_measures_a_soft_fill():
     assert sharpness(soft, m)[0] < 0.3
 
 
+def test_a_face_counts_as_found_only_where_a_box_is_framed_on_it():
+    """The benchmark's detection and filled counts: a box of about the labelled face's size on it
+    counts; a box on the eyes of that face (found_in, but a third of its size) does not, nor does
+    one of twice its size; a box beside it is not even found_in."""
+    from benchmarks.real_photos import found_in, framed_on
+
+    label = [243, 85, 308, 147]  # a masked man's face under a cap (facemaskdetection, held out)
+    assert framed_on([240, 80, 312, 152], label)
+    eyes = [248, 80, 275, 117]  # what both detectors once agreed on there
+    assert found_in(eyes, label) and not framed_on(eyes, label)
+    assert not framed_on([210, 50, 345, 185], label)
+    assert not found_in([320, 85, 380, 147], label)
+
+
 def test_tone_gap_measures_a_pale_or_tinted_fill():
     from benchmarks.real_photos import tone_gap
 

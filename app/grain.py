@@ -1,7 +1,8 @@
-"""Grain for a fill: the generator's face is made at the network's size (128 px) and enlarged into
-faces of hundreds of pixels, so at 100 % it is smoother than the skin around it, like an upscale
-pasted beside sharp eyes. This adds back fine grain whose strength matches the visible skin of that
-same face, measured in the photo at full resolution, just above the mask.
+"""Texture and grain for a fill: the generator's face is made at the network's size (128 px) and
+enlarged into faces of hundreds of pixels, so at 100 % it is smoother than the skin around it, like
+an upscale pasted beside sharp eyes. This adds back the fine detail of the visible skin of that
+same face, at the photo's full resolution: its own texture copied from clean patches above the
+mask where there are some, else grain whose strength matches the flattest skin there.
 
 Only pixels inside the fill change (faded in over the map's soft edge); a face whose skin is as
 smooth as its fill gets nothing; the grain is seeded by the face's position, so a photo unmasked
@@ -70,16 +71,107 @@ def _photo_grain(original: np.ndarray, face_map: np.ndarray, bounds: tuple[int, 
     return _flat_level(_detail(grey), around) if around.sum() >= 30 else float("inf")
 
 
+# Skin texture by example. Noise of the right strength is still noise: at 100 % a fill that gets
+# it reads as a grainy patch, not as skin. The same face's visible skin holds the real thing
+# (pores, fine lines, the sensor's noise and the JPEG's), at the photo's own resolution, so the
+# fill gets that: the finest detail of the flattest patches above the mask, laid over the fill in
+# overlapping, windowed patches, as strong as those patches are.
+TEXTURE_PATCH = 0.12  # the patches' side, as a share of the mask's width (8 to 32 px)
+TEXTURE_REACH = 0.6  # the skin window's height above the mask, as a share of the mask's height
+TEXTURE_FLAT = 50  # percent: patches of skin whose detail is at most this percentile are sources
+SKIN_DL, SKIN_DAB = 15.0, 8.0  # CIELAB: a source pixel's colour this close to the skin just above the mask
+# The detail a fill lacks is what a blur takes away: an enlargement by k keeps nothing finer than a
+# wavelength of 2k photo px, about what a Gaussian of k / pi px removes (1 to 4 px).
+DETAIL_PER_ENLARGEMENT, DETAIL_SIGMA = 0.32, (1.0, 4.0)
+
+
+def detail_sigma(enlargement: float) -> float:
+    return float(np.clip(DETAIL_PER_ENLARGEMENT * enlargement, *DETAIL_SIGMA))
+
+
+def _high_pass(grey: np.ndarray, sigma: float) -> np.ndarray:
+    return grey - cv2.GaussianBlur(grey, (0, 0), sigma)
+
+
+def _texture_sources(grey: np.ndarray, skin: np.ndarray, patch: int, sigma: float) -> np.ndarray | None:
+    """(K, patch, patch) float32: the high-pass detail of the flattest skin patches of `grey`
+    lying wholly inside `skin` (on a half-patch grid), or None where there are fewer than 4. The
+    flattest TEXTURE_FLAT percent: above that a patch holds lashes, a brow, the nose's edge or a
+    glasses frame, structure that would print itself over the fill."""
+    detail = _high_pass(grey, sigma)
+    step = max(2, patch // 2)
+    inside = cv2.erode(skin.astype(np.uint8), np.ones((patch, patch), np.uint8), anchor=(0, 0),
+                       borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    ys, xs = np.nonzero(inside[: grey.shape[0] - patch + 1: step, : grey.shape[1] - patch + 1: step])
+    if len(ys) < 4:
+        return None
+    ys, xs = ys * step, xs * step
+    patches = np.stack([detail[y:y + patch, x:x + patch] for y, x in zip(ys, xs)])
+    patches -= patches.mean(axis=(1, 2), keepdims=True)
+    rms = np.sqrt((patches ** 2).mean(axis=(1, 2)))
+    keep = rms <= np.percentile(rms, TEXTURE_FLAT)
+    return patches[keep] if keep.sum() >= 4 else None
+
+
+def _quilt(sources: np.ndarray, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A (H, W) detail field made of `sources` laid at random on a half-patch grid (each flipped
+    or not), blended by Hann windows and normalised so it is as strong as one patch everywhere
+    (the patches are independent, so their weights add in quadrature)."""
+    patch = sources.shape[1]
+    step = patch // 2
+    h, w = shape
+    win = np.outer(np.hanning(patch + 2)[1:-1], np.hanning(patch + 2)[1:-1]).astype(np.float32)
+    acc = np.zeros((h + 2 * patch, w + 2 * patch), np.float32)
+    weight = np.zeros_like(acc)
+    for y in range(0, h + patch, step):
+        for x in range(0, w + patch, step):
+            p = sources[rng.integers(len(sources))]
+            if rng.random() < 0.5:
+                p = p[:, ::-1]
+            acc[y:y + patch, x:x + patch] += win * p
+            weight[y:y + patch, x:x + patch] += win * win
+    field = acc / np.sqrt(np.maximum(weight, 1e-6))
+    return field[patch // 2: patch // 2 + h, patch // 2: patch // 2 + w]
+
+
+def skin_texture(original: np.ndarray, face_map: np.ndarray, bounds: tuple[int, int, int, int],
+                 rng: np.random.Generator, sigma: float = DETAIL_SIGMA[1]) -> np.ndarray | None:
+    """(y1 - y0, x1 - x0) float32: a detail field for the map's window `bounds` (rows y0:y1,
+    columns x0:x1) made from the visible skin above the mask (`_texture_sources` over
+    `skin_above`'s band, TEXTURE_REACH of the mask's height tall, kept half a patch off the map), or
+    None where that skin is too small or too busy to give four clean patches."""
+    y0, y1, x0, x1 = bounds
+    patch = int(np.clip(round(TEXTURE_PATCH * (x1 - x0)), 8, 32))
+    sy0 = max(0, y0 - int(TEXTURE_REACH * (y1 - y0)) - patch)
+    grey = cv2.cvtColor(original[sy0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    local = face_map[sy0:y1, x0:x1]
+    near = cv2.dilate((local > 0).astype(np.uint8), np.ones((patch // 2 + 1,) * 2, np.uint8))
+    skin = skin_above(local, TEXTURE_REACH) & (near == 0)
+    band = skin_above(local)
+    if band.sum() < 30:
+        return None
+    lab = cv2.cvtColor(original[sy0:y1, x0:x1].astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    d = lab - np.median(lab[band], axis=0)  # against the skin just above the mask: hair, brows, eyes are off
+    skin &= (np.abs(d[..., 0]) < SKIN_DL) & (np.hypot(d[..., 1], d[..., 2]) < SKIN_DAB)
+    sources = _texture_sources(grey, skin, patch, sigma)
+    if sources is None:
+        return None
+    return _quilt(sources, (y1 - y0, x1 - x0), rng)
+
+
 def add_grain(result: np.ndarray, original: np.ndarray, face_map: np.ndarray, seed: int = 0,
-              min_width: int = 0) -> np.ndarray:
-    """`result` with grain added inside `face_map` (photo-space uint8 0..255, this face's fill):
-    enough that the fill's fine detail (the Laplacian of its brightness) where it is flattest has
-    the strength of the flattest skin just above the mask in `original`, and no more than the
-    photo holds around the face (`_photo_grain`: where a mask reaches up to the eyes, the band
-    above it is lids and lashes), capped at MAX_GRAIN. Only where the fill was enlarged into the
-    photo: a mask narrower than `min_width` px (the network's crop size) got a fill made at a
-    finer scale than the photo's, which grain would only spoil. Returns `result` itself when
-    nothing is to be added."""
+              min_width: int = 0, texture: bool = True) -> np.ndarray:
+    """`result` with the face's own skin texture added inside `face_map` (photo-space uint8
+    0..255, this face's fill): `skin_texture`'s patches of the visible skin above the mask, only
+    the detail the enlargement took away (`detail_sigma`), as strong as those patches less what
+    the fill already has, capped at MAX_GRAIN. Where no clean skin gives patches (`texture` False,
+    or the skin above is too small or busy), grain: noise so that the fill's fine detail (the
+    Laplacian of its brightness) where it is flattest has the strength of the flattest skin just
+    above the mask in `original`, and no more than the photo holds around the face
+    (`_photo_grain`: where a mask reaches up to the eyes, the band above it is lids and lashes).
+    Only where the fill was enlarged into the photo: a mask narrower in the photo than its
+    `min_width` px in the network's crop got a fill made at a finer scale than the photo's, which
+    grain would only spoil. Returns `result` itself when nothing is to be added."""
     cols = np.nonzero((face_map > 127).any(0))[0]
     if len(cols) == 0 or cols[-1] + 1 - cols[0] < min_width:
         return result
@@ -93,17 +185,40 @@ def add_grain(result: np.ndarray, original: np.ndarray, face_map: np.ndarray, se
     win = (slice(sy0, y1), slice(x0, x1))  # only the face's own window of the photo is touched
     grey_o = cv2.cvtColor(original[win], cv2.COLOR_RGB2GRAY).astype(np.float32)
     grey_r = cv2.cvtColor(result[win], cv2.COLOR_RGB2GRAY).astype(np.float32)
-    target = min(_flat_level(_detail(grey_o), skin[win]), _photo_grain(original, face_map, (y0, y1, x0, x1)))
-    have = _flat_level(_detail(grey_r), inside[win])
-    add = min(np.sqrt(max(target ** 2 - have ** 2, 0.0)), MAX_GRAIN)
-    if add < 0.5:  # too faint to see
-        return result
     rng = np.random.default_rng(seed)
-    noise = cv2.GaussianBlur(rng.standard_normal(grey_o.shape).astype(np.float32), (0, 0), GRAIN_SIGMA)
-    noise *= add / max(_flat_level(_detail(noise), np.ones(noise.shape, bool)), 1e-6)  # as strong as `add`
+    sigma = detail_sigma((x1 - x0) / max(min_width, 1))
+    field = skin_texture(original, face_map, (y0, y1, x0, x1), rng, sigma) if texture else None
+    if field is not None:  # the skin's own texture, as strong as its flat patches, less what the fill has
+        fill = (slice(y0, y1), slice(x0, x1))
+        have = _patch_level(_high_pass(cv2.cvtColor(result[fill], cv2.COLOR_RGB2GRAY).astype(np.float32), sigma),
+                            inside[fill], field.shape)
+        target = _patch_level(field, np.ones(field.shape, bool), field.shape)
+        field *= np.sqrt(max(target ** 2 - have ** 2, 0.0)) / max(target, 1e-6)
+        level = _flat_level(_detail(field), np.ones(field.shape, bool))
+        if level > MAX_GRAIN:
+            field *= MAX_GRAIN / level
+        if level < 0.5:
+            return result
+        win = fill
+    else:  # no clean skin to copy: noise as strong as its flattest part
+        target = min(_flat_level(_detail(grey_o), skin[win]), _photo_grain(original, face_map, (y0, y1, x0, x1)))
+        have = _flat_level(_detail(grey_r), inside[win])
+        add = min(np.sqrt(max(target ** 2 - have ** 2, 0.0)), MAX_GRAIN)
+        if add < 0.5:  # too faint to see
+            return result
+        field = cv2.GaussianBlur(rng.standard_normal(grey_o.shape).astype(np.float32), (0, 0), GRAIN_SIGMA)
+        field *= add / max(_flat_level(_detail(field), np.ones(field.shape, bool)), 1e-6)  # as strong as `add`
     weight = face_map[win].astype(np.float32) / 255.0  # the map's soft edge fades the grain in
     out = result.copy()
-    region = out[win].astype(np.float32) + (noise * weight)[..., None]
+    region = out[win].astype(np.float32) + (field * weight)[..., None]
     touched = weight > 0
     out[win][touched] = np.clip(np.round(region[touched]), 0, 255).astype(np.uint8)
     return out
+
+
+def _patch_level(detail: np.ndarray, region: np.ndarray, shape) -> float:
+    """The median over `region` of the detail's local RMS over windows of a tenth of `shape`'s
+    width: the texture's typical strength, not its structure's (a fill's lips and nostrils)."""
+    k = max(3, shape[1] // 10)
+    local = np.sqrt(np.maximum(cv2.blur(detail * detail, (k, k)), 0.0))
+    return float(np.median(local[region])) if region.any() else 0.0

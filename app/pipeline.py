@@ -171,12 +171,13 @@ def segment_photo(pixels: np.ndarray, faces: list[Face], engine, progress: Progr
 def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndarray | None = None,
                  progress: Progress | None = None, batch_size: int = 8,
                  min_mask_confidence: float = MIN_MASK_CONFIDENCE, grain: bool = True,
-                 margin: float = MASK_MARGIN, tone: bool = True) -> UnmaskResult:
+                 margin: float = MASK_MARGIN, tone: bool = True, texture: bool = True) -> UnmaskResult:
     """Fill every masked face. `mask_in` (H, W) uint8 is a photo-space map the user drew or
     fixed; where given it replaces stage 1 for all faces. Faces stage 1 judges to wear no mask
     (`find_masks`) are left untouched. With `tone`, each fill's colour is matched to the skin at
-    its edge (`app.tone`); with `grain`, it gets the fine grain of its face's visible skin back
-    (`app.grain`). With no face, the photo comes back unchanged."""
+    its edge (`app.tone`); with `grain`, it gets the fine detail of its face's visible skin back
+    (`app.grain`: that skin's own texture, or with `texture` False only grain). With no face, the
+    photo comes back unchanged."""
     if not faces:
         return UnmaskResult(pixels=pixels.copy(), photo_map=np.zeros(pixels.shape[:2], np.uint8))
     report = progress or (lambda _what, _done: None)
@@ -211,7 +212,8 @@ def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndar
         out = paste_back(out, fm.aligned, filled[k], fm.map)
         face_map = warp_mask_to_photo(fm.map, fm.aligned, pixels.shape[:2])
         if grain:
-            out = add_grain(out, pixels, face_map, seed=k, min_width=engine.size)
+            # Only where the fill was enlarged: the map wider in the photo than in the crop.
+            out = add_grain(out, pixels, face_map, seed=k, min_width=int((fm.map > 0.5).any(0).sum()), texture=texture)
         np.maximum(photo_map, face_map, out=photo_map)
         results.append(FaceResult(face=face, aligned=fm.aligned, map=fm.map, filled=filled[k], coverage=fm.coverage,
                                   segmentation=fm.segmentation, confidence=fm.confidence))
@@ -263,6 +265,6 @@ def _protect_unmasked(out: np.ndarray, pixels: np.ndarray, photo_map: np.ndarray
 def unmask_photo(pixels: np.ndarray, finder: FaceFinder, engine, progress: Progress | None = None,
                  **options) -> UnmaskResult:
     """The whole automatic path for one photo, as `unmasker batch` runs it: find the faces, then
-    unmask_faces (`options`: its grain, tone, min_mask_confidence, margin). With no face found, the photo
+    unmask_faces (`options`: its grain, texture, tone, min_mask_confidence, margin). With no face found, the photo
     comes back unchanged with an empty face list."""
     return unmask_faces(pixels, find_faces(pixels, finder), engine, progress=progress, **options)

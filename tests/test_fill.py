@@ -72,6 +72,46 @@ def test_grain_is_read_from_the_flat_skin_not_from_lashes_or_a_glasses_frame(rng
     assert _flat_level(_detail(grey(framed)), band) < 2 * _flat_level(_detail(grey(original)), band)
 
 
+def _streaked_face(rng):
+    """`_face` whose skin has a texture of fine horizontal lines (noise blurred along x only),
+    and dark hair of upright strands over the forehead, down to just above the mask's band."""
+    original, filled, face_map = _face(rng, grain=0.0)
+    lines = cv2.GaussianBlur(rng.normal(0, 6, (300, 300)).astype(np.float32), (0, 0), sigmaX=4, sigmaY=0.6)
+    skin = original.astype(np.float32) + lines[..., None]
+    hair = cv2.GaussianBlur(rng.normal(0, 6, (300, 300)).astype(np.float32), (0, 0), sigmaX=0.6, sigmaY=4)
+    skin[:75] = 40 + hair[:75, :, None]  # as fine and as strong as the skin's lines, but dark and upright
+    return np.clip(np.round(skin), 0, 255).astype(np.uint8), filled, face_map
+
+
+def _orientation(grey: np.ndarray, region: np.ndarray) -> float:
+    """Vertical over horizontal gradient energy: above 1 for horizontal lines, about 1 for noise."""
+    gy, gx = np.gradient(grey)
+    return float(np.mean(gy[region] ** 2) / np.mean(gx[region] ** 2))
+
+
+def test_the_fill_gets_the_skins_own_texture_not_noise_and_not_the_hair(rng):
+    """Where the skin above the mask gives clean patches, the fill gets that skin's texture: its
+    fine lines run the way the skin's do (noise would run every way), it is about as strong,
+    it brings no hair (nothing dark), it leaves the fill's colour and everything outside the map
+    alone, and it is the same twice."""
+    original, filled, face_map = _streaked_face(rng)
+    out = add_grain(filled, original, face_map, seed=3)
+    noise = add_grain(filled, original, face_map, seed=3, texture=False)
+    grey = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
+    inside = cv2.erode((face_map > 127).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    band = skin_above(face_map)
+    assert _orientation(grey(original), band) > 4
+    assert _orientation(grey(out), inside) > 4  # the skin's lines, not the hair's strands ...
+    assert _orientation(grey(noise), inside) < 1.5  # ... where noise of that strength has none
+    skin_level, got = np.std(grey(original)[band]), np.std(grey(out)[inside])
+    assert 0.6 * skin_level < got < 1.4 * skin_level
+    assert abs(grey(out)[inside].mean() - grey(filled)[inside].mean()) < 1.0
+    assert np.array_equal(out[face_map == 0], filled[face_map == 0])
+    assert np.array_equal(out, add_grain(filled, original, face_map, seed=3))
+    # A fill narrower in the photo than in the network's crop was not enlarged: nothing added.
+    assert add_grain(filled, original, face_map, min_width=256) is filled
+
+
 def test_skin_band_lies_just_above_the_mask():
     face_map = np.zeros((200, 200), np.uint8)
     face_map[100:180, 40:160] = 255

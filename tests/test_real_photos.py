@@ -132,6 +132,7 @@ def example_face(finder):
 def test_stage1_rows_of_every_kind(example_face):
     """Negatives are the face itself with an empty map; a mask worn low leaves the mouth visible and
     outside the map; every pixel a drawing changed is in the map."""
+    need_shared()  # the mask templates are in ../shared/data
     from app.align import align_face
     from training.segdata import make_seg_row
 

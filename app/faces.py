@@ -362,17 +362,26 @@ class BlazeFace:
         return boxes[keep], scores[keep], points[keep]
 
 
+def box_side(box) -> float:
+    """A box's longer side."""
+    return max(box[2] - box[0], box[3] - box[1])
+
+
+def centre_in(a, b) -> bool:
+    """Box `a`'s centre lies inside box `b`."""
+    cx, cy = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
+    return b[0] <= cx <= b[2] and b[1] <= cy <= b[3]
+
+
 def _same_face(a: np.ndarray, b: np.ndarray) -> bool:
     """Two detectors' boxes of one face: `b`'s centre inside `a`, or the two overlap."""
-    cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
-    return a[0] <= cx <= a[2] and a[1] <= cy <= a[3] or _iou(a, b) > 0.3
+    return centre_in(b, a) or _iou(a, b) > 0.3
 
 
 def _confirms(a: np.ndarray, b: np.ndarray) -> bool:
     """`b`, another detector's box, confirms the face in `a`: the same face (`_same_face`) and
     of about its size (a small box on the eyes of a face the other finds whole is not that face)."""
-    side = lambda x: max(x[2] - x[0], x[3] - x[1])  # noqa: E731
-    return _same_face(a, b) and 0.6 < side(b) / max(side(a), 1e-6) < 1.6
+    return _same_face(a, b) and 0.6 < box_side(b) / max(box_side(a), 1e-6) < 1.6
 
 
 def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
@@ -459,7 +468,7 @@ class BlazeMtcnnFinder(MtcnnDlibFinder):
         """Whether MTCNN, at CONFIRM_MTCNN_THRESHOLD, finds a face where BlazeFace put `box`
         (search copy pixels): it searches a square of twice the box's size around it, scaled so
         the box is 64 px (MTCNN's own search would see a small face at only a few pyramid levels)."""
-        side = max(box[2] - box[0], box[3] - box[1])
+        side = box_side(box)
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         h, w = small.shape[:2]
         x0, y0 = int(max(0, cx - side)), int(max(0, cy - side))
@@ -480,24 +489,23 @@ class BlazeMtcnnFinder(MtcnnDlibFinder):
         mtcnn = [(b, p, float(s)) for b, p, s in super()._candidates(rgb, relaxed, (small, scale))]
         strong = self.blaze.threshold
         low = 0.4 if relaxed else (min(CONFIRM_BLAZE_THRESHOLD, strong) if self.confirm else strong)
-        blaze, both = [], []
+        blaze = []  # (box, points, score, confirmed: kept on both detectors' word)
         for b, s, p in zip(*self.blaze.detect(small, low)):
             box = box_from_blaze(b / scale)
             twin = any(_confirms(box, m[0]) for m in mtcnn)
             sure = relaxed or twin or (self.confirm and self._mtcnn_confirms(small, box * scale))
             if s >= strong or sure:
-                blaze.append((box, points5_from_blaze(p / scale), float(s)))
-                both.append(sure and not relaxed)
+                blaze.append((box, points5_from_blaze(p / scale), float(s), sure and not relaxed))
         # A weaker box on a part of a face BlazeFace found more surely (the eyes, a cheek) is that
         # face again: it would take the stronger one's MTCNN box with points that are not its own.
         order = sorted(range(len(blaze)), key=lambda i: -blaze[i][2])
         kept = [i for n, i in enumerate(order)
                 if not any(_same_face(blaze[j][0], blaze[i][0]) or _same_face(blaze[i][0], blaze[j][0]) for j in order[:n])]
-        blaze, both = [blaze[i] for i in sorted(kept)], [both[i] for i in sorted(kept)]
+        blaze = [blaze[i] for i in sorted(kept)]
 
         out = []
-        singles = [c for c in mtcnn if not any(_same_face(b[0], c[0]) for b in blaze)]
-        for (box, points, score), confirmed in zip(blaze + singles, both + [False] * len(singles)):
+        singles = [(*c, False) for c in mtcnn if not any(_same_face(b[0], c[0]) for b in blaze)]
+        for box, points, score, confirmed in blaze + singles:
             twin = [m for m in mtcnn if _same_face(box, m[0])]
             if twin and (self.prefer == "mtcnn" or score < self.blaze.threshold):
                 # MTCNN's face whole where it found it and BlazeFace was unsure (its points too)
@@ -519,11 +527,8 @@ def _outer_faces(found: list[tuple[np.ndarray, np.ndarray, float]]) -> list[tupl
     """`found` less the faces nested in a larger one: a box on the eyes, a cheek or the mouth of
     a face found whole (a weak detection, confirmed by the other detector on the same part) is
     no face of its own, and filling it would paint a small face over the real one."""
-    side = lambda b: max(b[2] - b[0], b[3] - b[1])  # noqa: E731
-
     def inside(a, b) -> bool:
-        cx, cy = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
-        return b[0] <= cx <= b[2] and b[1] <= cy <= b[3] and side(a) < NESTED * side(b)
+        return centre_in(a, b) and box_side(a) < NESTED * box_side(b)
 
     return [f for f in found if not any(inside(f[0], g[0]) for g in found if g is not f)]
 

@@ -190,8 +190,7 @@ def add_grain(result: np.ndarray, original: np.ndarray, face_map: np.ndarray, se
     field = skin_texture(original, face_map, (y0, y1, x0, x1), rng, sigma) if texture else None
     if field is not None:  # the skin's own texture, as strong as its flat patches, less what the fill has
         fill = (slice(y0, y1), slice(x0, x1))
-        have = _patch_level(_high_pass(cv2.cvtColor(result[fill], cv2.COLOR_RGB2GRAY).astype(np.float32), sigma),
-                            inside[fill], field.shape)
+        have = _patch_level(_high_pass(grey_r[y0 - sy0:], sigma), inside[fill], field.shape)
         target = _patch_level(field, np.ones(field.shape, bool), field.shape)
         field *= np.sqrt(max(target ** 2 - have ** 2, 0.0)) / max(target, 1e-6)
         level = _flat_level(_detail(field), np.ones(field.shape, bool))

@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from app.align import warp_mask_to_photo
-from app.faces import ENGINES, FaceFinder, _iou, make_face_finder
+from app.faces import ENGINES, FaceFinder, _iou, box_side, centre_in, make_face_finder
 from app.fileutil import atomic_write_bytes
 from app.grain import skin_above
 from app.imageio import read_photo
@@ -393,8 +393,7 @@ def background_crop(px: np.ndarray, labelled, min_side: int = 96, step: int = 16
 
 def found_in(face_box, label_box) -> bool:
     """A detected face is the labelled one: its centre inside the label, and some overlap."""
-    cx, cy = (face_box[0] + face_box[2]) / 2, (face_box[1] + face_box[3]) / 2
-    return label_box[0] <= cx <= label_box[2] and label_box[1] <= cy <= label_box[3] and _iou(face_box, label_box) > 0.2
+    return centre_in(face_box, label_box) and _iou(face_box, label_box) > 0.2
 
 
 # A face found is framed on the labelled one when its longer side is this share of the label's
@@ -405,8 +404,7 @@ FRAMED = (0.6, 1.7)
 
 def framed_on(face_box, label_box) -> bool:
     """`found_in`, and of the label's size (FRAMED): the face's framing, not a part of it."""
-    side = lambda b: max(b[2] - b[0], b[3] - b[1])  # noqa: E731
-    return found_in(face_box, label_box) and FRAMED[0] <= side(face_box) / max(side(label_box), 1e-6) <= FRAMED[1]
+    return found_in(face_box, label_box) and FRAMED[0] <= box_side(face_box) / max(box_side(label_box), 1e-6) <= FRAMED[1]
 
 
 def section_detection(b: Bench, data: Path, part: str, limit: int = 0) -> dict:

@@ -498,15 +498,18 @@ class BlazeMtcnnFinder(MtcnnDlibFinder):
                 blaze.append((box, points5_from_blaze(p / scale), float(s), sure and not relaxed))
         # A weaker box on a part of a face BlazeFace found more surely (the eyes, a cheek) is that
         # face again: it would take the stronger one's MTCNN box with points that are not its own.
-        order = sorted(range(len(blaze)), key=lambda i: -blaze[i][2])
-        kept = [i for n, i in enumerate(order)
-                if not any(_same_face(blaze[j][0], blaze[i][0]) or _same_face(blaze[i][0], blaze[j][0]) for j in order[:n])]
+        # Compared with the boxes kept only, as in `_nms` (a dropped box drops nothing more).
+        kept = []
+        for i in sorted(range(len(blaze)), key=lambda i: -blaze[i][2]):
+            if not any(_same_face(blaze[j][0], blaze[i][0]) or _same_face(blaze[i][0], blaze[j][0]) for j in kept):
+                kept.append(i)
         blaze = [blaze[i] for i in sorted(kept)]
 
         out = []
         singles = [(*c, False) for c in mtcnn if not any(_same_face(b[0], c[0]) for b in blaze)]
         for box, points, score, confirmed in blaze + singles:
-            twin = [m for m in mtcnn if _same_face(box, m[0])]
+            # MTCNN's box of this face: of its size (a box on its eyes is a part), the closest one.
+            twin = sorted((m for m in mtcnn if _confirms(box, m[0])), key=lambda m: -_iou(box, m[0]))
             if twin and (self.prefer == "mtcnn" or score < self.blaze.threshold):
                 # MTCNN's face whole where it found it and BlazeFace was unsure (its points too)
                 box, points, score = twin[0]

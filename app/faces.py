@@ -463,6 +463,7 @@ class BlazeMtcnnFinder(MtcnnDlibFinder):
         self.prefer = prefer  # whose box and points a face both find gets: "blaze" or "mtcnn"
         self.single_min_face = max(min_face, single_min_face)  # the floor for a face one detector finds
         self.confirm = confirm  # keep weaker and smaller faces that both detectors find
+        self.confirm_threshold = CONFIRM_BLAZE_THRESHOLD  # BlazeFace's score from which MTCNN may confirm
 
     def _mtcnn_confirms(self, small: np.ndarray, box: np.ndarray) -> bool:
         """Whether MTCNN, at CONFIRM_MTCNN_THRESHOLD, finds a face where BlazeFace put `box`
@@ -488,7 +489,7 @@ class BlazeMtcnnFinder(MtcnnDlibFinder):
         small, scale = self._search_copy(rgb)
         mtcnn = [(b, p, float(s)) for b, p, s in super()._candidates(rgb, relaxed, (small, scale))]
         strong = self.blaze.threshold
-        low = 0.4 if relaxed else (min(CONFIRM_BLAZE_THRESHOLD, strong) if self.confirm else strong)
+        low = 0.4 if relaxed else (min(self.confirm_threshold, strong) if self.confirm else strong)
         blaze = []  # (box, points, score, confirmed: kept on both detectors' word)
         for b, s, p in zip(*self.blaze.detect(small, low)):
             box = box_from_blaze(b / scale)

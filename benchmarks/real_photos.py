@@ -51,6 +51,7 @@ from app.inference.engine import Unmasker
 from app.paths import models_dir
 from app.pipeline import MIN_MASK_CONFIDENCE, MIN_MASK_FRACTION, UnmaskResult, unmask_photo
 from training.evaluate import maskedfacenet_pair, scene_boxes
+from training.masks import MaskStyle, mask_polygon
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SIZE_BINS = ((0, 32, "<32 px"), (32, 64, "32-64 px"), (64, 10 ** 6, ">=64 px"))
@@ -256,6 +257,9 @@ class Bench:
     out: Path
     sharp: list[tuple[float, float, str]] = field(default_factory=list)  # (ratio, width, set)
     tones: list[tuple[float, float]] = field(default_factory=list)  # (|dL|, |dab|) fill top vs skin above
+    # The same two measures on unmasked faces as they are (`natural_reference`): what a real lower face scores.
+    natural_sharp: list[tuple[float, float, str]] = field(default_factory=list)
+    natural_tones: list[tuple[float, float]] = field(default_factory=list)
     coverages: list[dict] = field(default_factory=list)  # per face: coverage and what it truly is
     seconds: dict[str, float] = field(default_factory=dict)
     grain: bool = True
@@ -281,6 +285,28 @@ class Bench:
                 self.tones.append(t)
 
 
+# A surgical mask worn over the nose (`training.masks`'s outline, from the face's 68 points): where
+# the reference measures a real lower face.
+REFERENCE_MASK = MaskStyle(colour=(0, 0, 0), nose_cover=0.6, chin_drop=0.05, pleats=0, straps=False)
+
+
+def natural_reference(b: Bench, pixels: np.ndarray, faces) -> None:
+    """The fill's sharpness and tone measures on a face without a mask, nothing filled: a mask's
+    outline is drawn from its points and the face's own nose, mouth and chin inside it are measured
+    against its skin above, as a fill is. What a real lower face scores is what a fill should."""
+    for f in faces:
+        if f.points68 is None:
+            continue
+        m = np.zeros(pixels.shape[:2], np.uint8)
+        cv2.fillPoly(m, [np.round(mask_polygon(f.points68, REFERENCE_MASK)).astype(np.int32)], 255)
+        s = sharpness(pixels, m)
+        if s is not None:
+            b.natural_sharp.append((s[0], s[1], "unmasked"))
+        t = tone_gap(pixels, m)
+        if t is not None:
+            b.natural_tones.append(t)
+
+
 def section_untouched(b: Bench, faces_dir: Path, per_source: int, second_half: bool = False) -> dict:
     t = time.perf_counter()
     files = unmasked_faces(faces_dir, per_source, second_half)
@@ -289,6 +315,7 @@ def section_untouched(b: Bench, faces_dir: Path, per_source: int, second_half: b
     for p in files:
         px = read_photo(p).pixels
         r = b.run(px)
+        natural_reference(b, px, [f.face for f in r.faces])
         src = p.relative_to(faces_dir).parts[0]
         same = np.array_equal(r.pixels, px)
         rows[src][0] += 1
@@ -523,6 +550,11 @@ def sharpness_table(samples: list[tuple[float, float, str]]) -> dict:
     return out
 
 
+def tone_table(tones: list[tuple[float, float]]) -> dict:
+    return {"faces": len(tones), "median_dL": float(np.median([t[0] for t in tones])) if tones else None,
+            "median_dab": float(np.median([t[1] for t in tones])) if tones else None}
+
+
 # --- calibration --------------------------------------------------------------------------------
 
 def calibrate(faces: list[dict]) -> dict:
@@ -598,6 +630,15 @@ def report(m: dict) -> str:
     if tg.get("faces"):
         lines.append(f"| tone gap, fill's top quarter vs skin above (CIELAB median abs dL / d(a,b)) | "
                      f"{tg['median_dL']:.1f} / {tg['median_dab']:.1f} ({tg['faces']} faces) |")
+    ref = m.get("natural_reference") or {}
+    for name, v in (ref.get("sharpness") or {}).items():
+        if v["median_ratio"] is not None:
+            lines.append(f"| reference, unmasked faces as they are: lower face sharpness / skin above, {name} wide | "
+                         f"{v['median_ratio']:.2f} ({v['faces']} faces) |")
+    rt = ref.get("tone_gap") or {}
+    if rt.get("faces"):
+        lines.append(f"| reference, unmasked faces as they are: tone gap | {rt['median_dL']:.1f} / {rt['median_dab']:.1f} "
+                     f"({rt['faces']} faces) |")
     lines += ["", "Contact sheets: " + ", ".join(m["sheets"])]
     return "\n".join(lines) + "\n"
 
@@ -621,6 +662,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-mask-confidence", type=float, help="try another mask / no mask threshold")
     ap.add_argument("--margin", type=float, help="try another fill margin (a share of the crop)")
     ap.add_argument("--face-engine", default="default", choices=ENGINES, help="the face finder (app.faces)")
+    ap.add_argument("--confirm-threshold", type=float,
+                    help="try another BlazeFace score from which MTCNN may confirm a face (app.faces)")
     ap.add_argument("--no-confirm", action="store_true",
                     help="BlazeFace's faces only at its own threshold and size, not also where MTCNN confirms a weaker one")
     ap.add_argument("--first-release", action="store_true",
@@ -640,13 +683,15 @@ def main(argv: list[str] | None = None) -> int:
         old.unlink()
     engine = Unmasker.from_installed("cpu", a.models or models_dir())
     finder = make_face_finder(a.face_engine)
+    if a.confirm_threshold is not None and hasattr(finder, "confirm_threshold"):
+        finder.confirm_threshold = a.confirm_threshold
     if a.no_confirm and hasattr(finder, "confirm"):
         finder.confirm, finder.min_face = False, finder.single_min_face
     b = Bench(engine=engine, finder=finder, out=a.out, grain=not a.no_grain, texture=not a.no_texture, tone=not a.no_tone,
               min_mask_confidence=a.min_mask_confidence, margin=a.margin,
               margins=[] if a.calibrate else None)
     t0 = time.perf_counter()
-    m: dict = {"models": str(a.models or "shipped models"), "grain": b.grain, "texture": b.texture, "tone": b.tone, "face_engine": b.finder.name,
+    m: dict = {"models": str(a.models or "shipped models"), "grain": b.grain, "texture": b.texture, "tone": b.tone, "face_engine": b.finder.name, "confirm_threshold": getattr(b.finder, "confirm_threshold", None),
                "min_mask_confidence": MIN_MASK_CONFIDENCE if a.min_mask_confidence is None else a.min_mask_confidence,
                "command": "python -m benchmarks.real_photos " + " ".join(argv if argv is not None else sys.argv[1:])}
     m["untouched"] = section_untouched(b, a.data / "faces", a.unmasked, second_half=a.calibrate)
@@ -656,8 +701,8 @@ def main(argv: list[str] | None = None) -> int:
     m["segmentation"] = section_segmentation(b, a.data, part, few)
     m["rmfd"] = section_rmfd(b, a.data, part, a.rmfd)
     m["sharpness"] = sharpness_table(b.sharp)
-    m["tone_gap"] = {"faces": len(b.tones), "median_dL": float(np.median([t[0] for t in b.tones])) if b.tones else None,
-                     "median_dab": float(np.median([t[1] for t in b.tones])) if b.tones else None}
+    m["tone_gap"] = tone_table(b.tones)
+    m["natural_reference"] = {"sharpness": sharpness_table(b.natural_sharp), "tone_gap": tone_table(b.natural_tones)}
     m["seconds"] = time.perf_counter() - t0
     m["section_seconds"] = {k: round(v, 1) for k, v in b.seconds.items()}
     m["sheets"] = sorted(p.name for p in a.out.glob("sheet_*.png"))

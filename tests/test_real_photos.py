@@ -291,3 +291,29 @@ def test_real_scene_rows_follow_the_labels_and_skip_the_held_out_half(tmp_path, 
     assert kinds.count("real_masked") == 4 and kinds.count("real_unmasked") == 2  # not 6 masked: held out
     assert all(m.any() for _, m, k in rows if k == "real_masked")
     assert not any(m.any() for _, m, k in rows if k == "real_unmasked")
+
+
+def test_the_reference_measures_a_real_lower_face_and_drops_when_it_is_blurred(finder, tmp_path):
+    """The benchmark's reference: an unmasked face's own nose, mouth and chin (inside a drawn
+    mask's outline), against its skin above, by the fill's measures; blurring that lower face, as
+    a soft fill is, drops its sharpness."""
+    from benchmarks.real_photos import REFERENCE_MASK, Bench, natural_reference
+    from training.masks import mask_polygon
+
+    photos = _validation_photos(2)
+    b = Bench(engine=None, finder=finder, out=tmp_path)
+    soft = Bench(engine=None, finder=finder, out=tmp_path)
+    for p in photos:
+        px = read_photo(p).pixels
+        faces = finder.detect(px)
+        natural_reference(b, px, faces)
+        blurred = px.copy()
+        for f in faces:
+            m = np.zeros(px.shape[:2], np.uint8)
+            cv2.fillPoly(m, [np.round(mask_polygon(f.points68, REFERENCE_MASK)).astype(np.int32)], 255)
+            blurred[m > 0] = cv2.GaussianBlur(px, (0, 0), 2.5)[m > 0]
+        natural_reference(soft, blurred, faces)
+    assert len(b.natural_sharp) >= 3 and len(b.natural_tones) >= 3
+    sharp, blurred_sharp = np.median([s[0] for s in b.natural_sharp]), np.median([s[0] for s in soft.natural_sharp])
+    assert 0.4 < sharp < 2.0 and blurred_sharp < 0.5 * sharp
+    assert all(0 <= d_l < 30 and 0 <= d_ab < 20 for d_l, d_ab in b.natural_tones)

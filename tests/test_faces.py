@@ -237,9 +237,10 @@ def test_without_the_litert_runtime_the_default_finder_is_mtcnn_alone(monkeypatc
     assert len(finder.detect(read_photo(EXAMPLE).pixels)) == 1
 
 
-def _fake_detectors(monkeypatch, blaze_found, mtcnn_found):
+def _fake_detectors(monkeypatch, blaze_found, mtcnn_found, stacked_eyes=False):
     """The default finder on a blank 640 px photo (searched at scale 1) with both detectors'
-    answers given: BlazeFace's (box, score) and MTCNN's (box, score)."""
+    answers given: BlazeFace's (box, score) and MTCNN's (box, score); with `stacked_eyes`,
+    BlazeFace's eye points one over the other."""
     import app.faces as faces
 
     finder = faces.BlazeMtcnnFinder()
@@ -248,7 +249,10 @@ def _fake_detectors(monkeypatch, blaze_found, mtcnn_found):
                              [(b[0] + b[2]) / 2, b[1] + 0.6 * (b[3] - b[1])], [(b[0] + b[2]) / 2, b[1] + 0.8 * (b[3] - b[1])],
                              [b[0], b[1] + 0.5 * (b[3] - b[1])], [b[2], b[1] + 0.5 * (b[3] - b[1])]], np.float32)
     boxes = np.array([b for b, _ in blaze_found], np.float32).reshape(-1, 4)
-    found = (boxes, np.array([s for _, s in blaze_found], np.float32), np.stack([p6(b) for b in boxes]) if len(boxes) else np.zeros((0, 6, 2), np.float32))
+    points = np.stack([p6(b) for b in boxes]) if len(boxes) else np.zeros((0, 6, 2), np.float32)
+    if stacked_eyes:
+        points[:, 1] = points[:, 0] + [2, 0.3 * (boxes[:, 3] - boxes[:, 1]).mean()]
+    found = (boxes, np.array([s for _, s in blaze_found], np.float32), points)
     monkeypatch.setattr(finder.blaze, "detect", lambda img, threshold=None: found)
     monkeypatch.setattr(faces.MtcnnDlibFinder, "_candidates", lambda self, rgb, relaxed=False, search=None: [
         (np.array(b, np.float32), p6(b)[:5], s) for b, s in mtcnn_found])
@@ -279,3 +283,16 @@ def test_a_weaker_box_dropped_as_part_of_a_face_drops_nothing_more(monkeypatch):
 
     got = sorted(f.box.tolist() for f in finder.detect(px))
     assert got == sorted(box_from_blaze(np.array(x, np.float32)).tolist() for x in (a, c))
+
+
+def test_a_weak_face_with_its_eyes_one_over_the_other_is_not_kept(monkeypatch):
+    """A box BlazeFace scores under its threshold is kept where MTCNN confirms it, but not where its
+    eye points sit one over the other (a turned head's brow and eye: framed on them, the face
+    would be filled on its side); a sure BlazeFace face is kept either way."""
+    box = [200, 200, 280, 300]
+    for stacked, kept in ((False, 1), (True, 0)):
+        finder, px = _fake_detectors(monkeypatch, [(box, 0.45)], [], stacked_eyes=stacked)
+        monkeypatch.setattr(finder, "_mtcnn_confirms", lambda small, b: True)  # MTCNN finds it round the box
+        assert len(finder.detect(px)) == kept
+    finder, px = _fake_detectors(monkeypatch, [(box, 0.9)], [], stacked_eyes=True)
+    assert len(finder.detect(px)) == 1

@@ -617,7 +617,7 @@ def report(m: dict) -> str:
     lines += [f"| false faces per 100 photos without faces ({d['photos_without_faces']} face-free parts of the scenes) | "
               f"{d['false_faces_per_100_photos_without_faces']:.1f} ({d['false_faces']}) |",
               f"| faces found where the scenes' labels have none | {d['faces_found_where_no_face_is_labelled']} in {d['photos']} photos |",
-              f"| masked faces found only as a part (a box under {FRAMED[0]:.0%} of the face's size) | "
+              f"| masked faces found only misframed (a box under {FRAMED[0]:.0%} of the face's size: a part of it; or over {FRAMED[1]:.0%}) | "
               f"{d.get('masked_faces_found_only_misframed', 'n/a')} |",
               f"| face finding time per scene (median) | {d['median_ms_per_scene']:.0f} ms |"]
     lines += [f"| real scenes with a face filled ({sc['part']}) | {sc['photos_with_a_face_filled']}/{sc['photos']} |",

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from app.errors import FaceError
-from app.faces import FanFinder, _confirms, _outer_faces, fan_weights_dir, make_face_finder
+from app.faces import FanFinder, _confirms, _outer_faces, box_from_blaze, fan_weights_dir, make_face_finder
 from app.imageio import read_photo
 
 from .conftest import EXAMPLE, SHARED_DATA, need_shared
@@ -263,8 +263,6 @@ def test_a_face_both_find_takes_mtcnns_box_of_its_size_not_one_on_its_eyes(monke
     """Where MTCNN finds a face whole and, more surely, a box on its eyes, the face BlazeFace
     found gets MTCNN's whole box (a box on the eyes was taken first, and the face, at its size,
     fell under the size floor: a woman in a cloth mask was missed)."""
-    from app.faces import box_from_blaze
-
     blaze_box = [200, 200, 280, 300]
     whole, eyes = [195, 205, 285, 305], [230, 230, 250, 250]
     finder, px = _fake_detectors(monkeypatch, [(blaze_box, 0.6)], [(eyes, 0.84), (whole, 0.72)])
@@ -277,10 +275,7 @@ def test_a_weaker_box_dropped_as_part_of_a_face_drops_nothing_more(monkeypatch):
     """BlazeFace's weaker boxes on part of a surer face are merged into it, compared with the
     boxes kept only: in a chain A > B > C where B is on A and C on B but not on A, C is a face."""
     a, b, c = [0, 0, 100, 100], [40, 0, 140, 100], [80, 0, 180, 100]
-    from app.faces import box_from_blaze
-
     finder, px = _fake_detectors(monkeypatch, [(a, 0.9), (b, 0.7), (c, 0.6)], [])
-
     got = sorted(f.box.tolist() for f in finder.detect(px))
     assert got == sorted(box_from_blaze(np.array(x, np.float32)).tolist() for x in (a, c))
 

@@ -52,7 +52,8 @@ def _flat_level(detail: np.ndarray, region: np.ndarray) -> float:
     FLAT_SHARE-th percentile. What the skin's flattest parts hold is its grain (sensor noise,
     pores); the rest is structure (lashes, a brow, a glasses frame, the mask's edge), which a
     median over the band would count as grain and turn into a noise patch."""
-    local = np.sqrt(cv2.blur(detail * detail, (5, 5)))
+    # A box filter over floats can round a flat patch's sum a hair below zero.
+    local = np.sqrt(np.maximum(cv2.blur(detail * detail, (5, 5)), 0.0))
     return float(np.percentile(local[region], FLAT_SHARE))
 
 

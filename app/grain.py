@@ -2,8 +2,7 @@
 enlarged into faces of hundreds of pixels, so at 100 % it is smoother than the skin around it, like
 an upscale pasted beside sharp eyes. This adds back the fine detail of the visible skin of that
 same face, at the photo's full resolution: its own texture copied from clean patches above the
-mask where there are some, else nothing (grain of the strength of the flattest skin there is
-the comparison option `texture=False`).
+mask where there are some, else a faint grain (FALLBACK_GRAIN).
 
 Only pixels inside the fill change (faded in over the map's soft edge); a face whose skin is as
 smooth as its fill gets nothing; the grain is seeded by the face's position, so a photo unmasked
@@ -37,6 +36,11 @@ def skin_above(face_map: np.ndarray, band: float = BAND) -> np.ndarray:
     return out & ~m
 
 
+# Grey levels (standard deviation) at most of the noise a fill gets where no clean skin gives
+# texture (`add_grain`): chosen by eye on RMFD's tuning half, where 86 of 144 enlarged fills took
+# that path; each of the 16 that got 3 grey levels or more was a speckled patch at 100 %, worse than
+# the plain fill, and at 1.5 none was while a grainy photo's fill still is not plastic.
+FALLBACK_GRAIN = 1.5
 MAX_GRAIN = 40.0  # Laplacian strength at most (its 3x3 kernel: about 5 grey levels of grain): hair is not skin
 
 
@@ -167,14 +171,13 @@ def add_grain(result: np.ndarray, original: np.ndarray, face_map: np.ndarray, se
     0..255, this face's fill): `skin_texture`'s patches of the visible skin above the mask, only
     the detail the enlargement took away (`detail_sigma`), as strong as those patches less what
     the fill already has, capped at MAX_GRAIN. Where the skin above is too small or busy to give
-    clean patches, nothing: the only measure left there is lids, lashes, hair and JPEG blocks, and
-    noise of their strength reads as dirt on the cheeks at 100 % (on RMFD's tuning half, 86 of
-    144 enlarged fills got noise that way; each of the 16 that got 3 grey levels RMS or more was
-    a speckled patch, worse than the plain fill). With `texture` False (to compare),
-    grain: noise so that the fill's fine detail (the Laplacian of its brightness) where it is
-    flattest has the strength of the flattest skin just above the mask in `original`, and no more
-    than the photo holds around the face (`_photo_grain`: where a mask reaches up to the eyes, the
-    band above it is lids and lashes).
+    clean patches (or `texture` is False, to compare), grain: noise so that the fill's fine detail
+    (the Laplacian of its brightness) where it is flattest has the strength of the flattest skin
+    just above the mask in `original`, and no more than the photo holds around the face
+    (`_photo_grain`: where a mask reaches up to the eyes, the band above it is lids and lashes).
+    As a fallback (`texture` True) that noise is held to FALLBACK_GRAIN grey levels: the only
+    measure left there is lids, lashes, hair and JPEG blocks, and noise of their strength reads as
+    dirt on the cheeks at 100 %.
     Only where the fill was enlarged into the photo: a mask narrower in the photo than its
     `min_width` px in the network's crop got a fill made at a finer scale than the photo's, which
     grain would only spoil. Returns `result` itself when nothing is to be added."""
@@ -205,9 +208,7 @@ def add_grain(result: np.ndarray, original: np.ndarray, face_map: np.ndarray, se
         if level < 0.5:
             return result
         win = fill
-    elif texture:  # no clean skin to copy: nothing (noise read off lids, lashes or JPEG blocks is a dirty patch)
-        return result
-    else:  # noise asked for instead: as strong as the skin's flattest part
+    else:  # no clean skin to copy: noise as strong as the skin's flattest part (faint unless asked for)
         target = min(_flat_level(_detail(grey_o), skin[win]), _photo_grain(original, face_map, (y0, y1, x0, x1)))
         have = _flat_level(_detail(grey_r), inside[win])
         add = min(np.sqrt(max(target ** 2 - have ** 2, 0.0)), MAX_GRAIN)
@@ -215,6 +216,8 @@ def add_grain(result: np.ndarray, original: np.ndarray, face_map: np.ndarray, se
             return result
         field = cv2.GaussianBlur(rng.standard_normal(grey_o.shape).astype(np.float32), (0, 0), GRAIN_SIGMA)
         field *= add / max(_flat_level(_detail(field), np.ones(field.shape, bool)), 1e-6)  # as strong as `add`
+        if texture:  # a fallback: read off lids, lashes or JPEG blocks, noise that strong is a dirty patch
+            field *= min(1.0, FALLBACK_GRAIN / max(float(field.std()), 1e-6))
     weight = face_map[win].astype(np.float32) / 255.0  # the map's soft edge fades the grain in
     out = result.copy()
     region = out[win].astype(np.float32) + (field * weight)[..., None]

@@ -57,9 +57,13 @@ def _flat_level(detail: np.ndarray, region: np.ndarray) -> float:
     FLAT_SHARE-th percentile. What the skin's flattest parts hold is its grain (sensor noise,
     pores); the rest is structure (lashes, a brow, a glasses frame, the mask's edge), which a
     median over the band would count as grain and turn into a noise patch."""
+    return float(np.percentile(_local_rms(detail, 5)[region], FLAT_SHARE))
+
+
+def _local_rms(detail: np.ndarray, k: int) -> np.ndarray:
+    """The detail's RMS over the k x k window around each pixel."""
     # A box filter over floats can round a flat patch's sum a hair below zero.
-    local = np.sqrt(np.maximum(cv2.blur(detail * detail, (5, 5)), 0.0))
-    return float(np.percentile(local[region], FLAT_SHARE))
+    return np.sqrt(np.maximum(cv2.blur(detail * detail, (k, k)), 0.0))
 
 
 def _photo_grain(original: np.ndarray, face_map: np.ndarray, bounds: tuple[int, int, int, int]) -> float:
@@ -230,5 +234,4 @@ def _patch_level(detail: np.ndarray, region: np.ndarray, shape) -> float:
     """The median over `region` of the detail's local RMS over windows of a tenth of `shape`'s
     width: the texture's typical strength, not its structure's (a fill's lips and nostrils)."""
     k = max(3, shape[1] // 10)
-    local = np.sqrt(np.maximum(cv2.blur(detail * detail, (k, k)), 0.0))
-    return float(np.median(local[region])) if region.any() else 0.0
+    return float(np.median(_local_rms(detail, k)[region])) if region.any() else 0.0

@@ -14,7 +14,7 @@ import numpy as np
 from app.align import AlignedFace, align_face, paste_back, warp_mask_to_crop, warp_mask_to_photo
 from app.errors import UnmaskerError
 from app.faces import MIN_FACE_PX, Face, FaceFinder
-from app.grain import add_grain
+from app.grain import add_grain, restore_detail
 from app.tone import match_tone
 
 log = logging.getLogger(__name__)
@@ -175,8 +175,9 @@ def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndar
     """Fill every masked face. `mask_in` (H, W) uint8 is a photo-space map the user drew or
     fixed; where given it replaces stage 1 for all faces. Faces stage 1 judges to wear no mask
     (`find_masks`) are left untouched. With `tone`, each fill's colour is matched to the skin at
-    its edge (`app.tone`); with `grain`, it gets the fine detail of its face's visible skin back
-    (`app.grain`: that skin's own texture, or with `texture` False only grain). With no face, the
+    its edge (`app.tone`); with `grain`, its own detail is brought up to a real lower face's and it
+    gets the fine detail of its face's visible skin back (`app.grain`: `restore_detail`, then that
+    skin's own texture, or with `texture` False only grain). With no face, the
     photo comes back unchanged."""
     if not faces:
         return UnmaskResult(pixels=pixels.copy(), photo_map=np.zeros(pixels.shape[:2], np.uint8))
@@ -212,8 +213,11 @@ def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndar
         out = paste_back(out, fm.aligned, filled[k], fm.map)
         face_map = warp_mask_to_photo(fm.map, fm.aligned, pixels.shape[:2])
         if grain:
-            # Only where the fill was enlarged: the map wider in the photo than in the crop.
-            out = add_grain(out, pixels, face_map, seed=k, min_width=int((fm.map > 0.5).any(0).sum()), texture=texture)
+            crop_width = int((fm.map > 0.5).any(0).sum())
+            # The fill's own detail up to a real lower face's, then the skin's texture, this only
+            # where the fill was enlarged (the map wider in the photo than in the crop).
+            out = restore_detail(out, pixels, face_map, crop_width)
+            out = add_grain(out, pixels, face_map, seed=k, min_width=crop_width, texture=texture)
         np.maximum(photo_map, face_map, out=photo_map)
         results.append(FaceResult(face=face, aligned=fm.aligned, map=fm.map, filled=filled[k], coverage=fm.coverage,
                                   segmentation=fm.segmentation, confidence=fm.confidence))

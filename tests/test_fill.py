@@ -4,7 +4,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from app.grain import FALLBACK_GRAIN, MAX_GRAIN, _detail, _flat_level, add_grain, skin_above
+from app.grain import (DETAIL_TARGET, FALLBACK_GRAIN, MAX_GRAIN, SHARPEN_MAX, _detail, _flat_level, _lap_rms, add_grain,
+                        restore_detail, skin_above)
 from app.pipeline import grow
 
 
@@ -134,6 +135,51 @@ def test_no_clean_skin_above_the_mask_means_a_faint_grain_not_a_noise_patch(rng)
     full = added(add_grain(filled, original, face_map, seed=3, texture=False))
     assert 0.5 < faint <= FALLBACK_GRAIN + 0.3  # rounding to whole grey levels adds a little
     assert full > 2 * FALLBACK_GRAIN
+
+
+def _lower_face(rng):
+    """`_face` with a sharp lower face under the map (a mouth, nostrils, the lips' shading), and
+    the fill the generator gives, enlarged into the photo: that face blurred, as soft as an upscale."""
+    original, _, face_map = _face(rng, grain=5.0)
+    truth = original.astype(np.float32)
+    cv2.ellipse(truth, (150, 215), (45, 9), 0, 0, 360, (120, 70, 70), -1)  # lips
+    cv2.line(truth, (108, 215), (192, 215), (60, 30, 30), 2)  # where they meet
+    for x in (135, 165):
+        cv2.circle(truth, (x, 165), 5, (90, 60, 50), -1)  # nostrils
+    truth = np.clip(np.round(truth), 0, 255).astype(np.uint8)
+    fill = cv2.GaussianBlur(truth, (0, 0), 3.0)
+    filled = np.where(face_map[..., None] > 0, fill, original)
+    return original, truth, filled, face_map
+
+
+def test_a_soft_fill_is_brought_up_to_a_real_lower_faces_detail(rng):
+    """A fill as soft as an upscale is sharpened until its detail (Laplacian RMS away from its
+    edge) is DETAIL_TARGET of the skin's just above the mask, what real lower faces hold: closer to
+    the sharp face it stands for, nothing outside the map touched, and a fill already that
+    detailed left as it is."""
+    original, truth, filled, face_map = _lower_face(rng)
+    m = face_map > 127
+    inner = cv2.erode(m.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))) > 0
+    grey = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
+    skin = _lap_rms(grey(original), skin_above(face_map))
+
+    out = restore_detail(filled, original, face_map, crop_width=50)  # enlarged 4x: a 2 px blur undone
+    before, after = _lap_rms(grey(filled), inner) / skin, _lap_rms(grey(out), inner) / skin
+    assert before < 0.7 * DETAIL_TARGET
+    assert abs(after - DETAIL_TARGET) < 0.05
+    assert np.array_equal(out[face_map == 0], filled[face_map == 0])  # outside the fill: bit for bit
+    lips = cv2.dilate(((truth != original).any(-1)).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    err = lambda im: float(np.abs(im[lips].astype(np.float32) - truth[lips]).mean())  # noqa: E731
+    assert err(out) < 0.93 * err(filled)  # the mouth and nostrils come closer to the sharp face's
+
+    # The face itself is as detailed as a real one: nothing to do.
+    assert restore_detail(truth, original, face_map, crop_width=50) is truth
+    # A fill with next to no structure to bring out is sharpened at most SHARPEN_MAX, no more.
+    flat = np.where(face_map[..., None] > 0, cv2.GaussianBlur(truth, (0, 0), 12.0), original).astype(np.uint8)
+    strong = restore_detail(flat, original, face_map, crop_width=50)
+    blur = cv2.GaussianBlur(flat.astype(np.float32), (0, 0), 2.0)
+    most = np.clip(np.round(flat + SHARPEN_MAX * (flat - blur)), 0, 255)
+    assert np.abs(strong.astype(np.float32) - flat)[inner].max() <= np.abs(most - flat)[inner].max() + 1
 
 
 def test_skin_band_lies_just_above_the_mask():

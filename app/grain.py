@@ -97,8 +97,10 @@ SHARPEN_MAX = 2.0
 SHARPEN_SIGMA = (1.0, 3.0)  # px: the blur it undoes, half the enlargement, within these
 
 
-def _lap_rms(grey: np.ndarray, region: np.ndarray) -> float:
-    lap = cv2.Laplacian(grey, cv2.CV_32F, ksize=3)[region]
+def detail_rms(grey: np.ndarray, region: np.ndarray) -> float:
+    """The RMS of `_detail` (the Laplacian) over `region`: how sharp a patch looks at 100 %, the
+    measure the real-photo benchmark compares a fill and the skin above it by."""
+    lap = _detail(grey)[region]
     return float(np.sqrt(np.mean(lap * lap))) if lap.size else 0.0
 
 
@@ -119,19 +121,20 @@ def restore_detail(result: np.ndarray, original: np.ndarray, face_map: np.ndarra
     # height and the gap): all that is read or written.
     win = (slice(max(0, top - int(0.2 * (bottom - top)) - 4), bottom), slice(int(cols[0]), int(cols[-1]) + 1))
     local = face_map[win]
+    m = local > 127
     skin = skin_above(local)
-    width = int(np.count_nonzero((local > 127).any(0)))
+    width = int(np.count_nonzero(m.any(0)))
     edge = max(2, round(0.06 * width))
-    inner = cv2.distanceTransform((local > 127).astype(np.uint8), cv2.DIST_L2, 5) > edge
-    if (local > 127).sum() < 50 or skin.sum() < 20 or inner.sum() < 20:
+    inner = cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 5) > edge
+    if m.sum() < 50 or skin.sum() < 20 or inner.sum() < 20:
         return result
-    reference = _lap_rms(cv2.cvtColor(original[win], cv2.COLOR_RGB2GRAY).astype(np.float32), skin)
+    reference = detail_rms(cv2.cvtColor(original[win], cv2.COLOR_RGB2GRAY).astype(np.float32), skin)
     fill = result[win].astype(np.float32)
     sigma = float(np.clip(0.5 * width / max(crop_width, 1), *SHARPEN_SIGMA))
     detail = fill - cv2.GaussianBlur(fill, (0, 0), sigma)
-    grey = cv2.cvtColor(fill, cv2.COLOR_RGB2GRAY)
-    l0 = cv2.Laplacian(grey, cv2.CV_32F, ksize=3)[inner]
-    l1 = cv2.Laplacian(grey - cv2.GaussianBlur(grey, (0, 0), sigma), cv2.CV_32F, ksize=3)[inner]
+    # What the fill's brightness has, and what the unsharp mask adds to it (grey is linear in RGB).
+    l0 = _detail(cv2.cvtColor(fill, cv2.COLOR_RGB2GRAY))[inner]
+    l1 = _detail(cv2.cvtColor(detail, cv2.COLOR_RGB2GRAY))[inner]
     target = DETAIL_TARGET * reference
     if reference < 1e-3 or np.mean(l0 * l0) >= target ** 2:
         return result

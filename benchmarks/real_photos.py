@@ -45,7 +45,7 @@ import numpy as np
 from app.align import warp_mask_to_photo
 from app.faces import ENGINES, FaceFinder, _iou, box_side, centre_in, make_face_finder
 from app.fileutil import atomic_write_bytes
-from app.grain import skin_above
+from app.grain import detail_rms, skin_above
 from app.imageio import read_photo
 from app.inference.engine import Unmasker
 from app.paths import models_dir
@@ -105,10 +105,7 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float:
 
 
 def laplacian_rms(grey: np.ndarray, region: np.ndarray) -> float | None:
-    if region.sum() < 20:
-        return None
-    lap = cv2.Laplacian(grey, cv2.CV_32F, ksize=3)
-    return float(np.sqrt(np.mean(lap[region] ** 2)))
+    return None if region.sum() < 20 else detail_rms(grey, region)
 
 
 @dataclass

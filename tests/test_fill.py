@@ -4,8 +4,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from app.grain import (DETAIL_TARGET, FALLBACK_GRAIN, MAX_GRAIN, SHARPEN_MAX, _detail, _flat_level, _lap_rms, add_grain,
-                        restore_detail, skin_above)
+from app.grain import (DETAIL_TARGET, FALLBACK_GRAIN, MAX_GRAIN, SHARPEN_MAX, _detail, _flat_level, add_grain,
+                        detail_rms, restore_detail, skin_above)
 from app.pipeline import grow
 
 
@@ -161,10 +161,10 @@ def test_a_soft_fill_is_brought_up_to_a_real_lower_faces_detail(rng):
     m = face_map > 127
     inner = cv2.erode(m.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))) > 0
     grey = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
-    skin = _lap_rms(grey(original), skin_above(face_map))
+    skin = detail_rms(grey(original), skin_above(face_map))
 
     out = restore_detail(filled, original, face_map, crop_width=50)  # enlarged 4x: a 2 px blur undone
-    before, after = _lap_rms(grey(filled), inner) / skin, _lap_rms(grey(out), inner) / skin
+    before, after = detail_rms(grey(filled), inner) / skin, detail_rms(grey(out), inner) / skin
     assert before < 0.7 * DETAIL_TARGET
     assert abs(after - DETAIL_TARGET) < 0.05
     assert np.array_equal(out[face_map == 0], filled[face_map == 0])  # outside the fill: bit for bit

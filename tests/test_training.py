@@ -183,6 +183,33 @@ def test_training_resumes_exactly_where_it_stopped(dataset, tmp_path, stage):
     assert cv2.imread(str(run_a / "loss_curves.png")) is not None
 
 
+def test_a_run_with_weight_averaging_exports_and_resumes_the_average(dataset, tmp_path):
+    """cfg.ema: the exported generator and the snapshot are the running average of the weights,
+    not the last step's, and a paused run picks the average up where it stopped."""
+    from app.inference.weights import load_model
+    from training.snapshot import snapshot
+    from training.train import main as train_main
+
+    cfg = _config(tmp_path, dataset, "inpainter", 4, ema=0.5)
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert train_main(["--config", str(cfg), "--out", str(straight)]) == 0
+    assert train_main(["--config", str(cfg), "--out", str(resumed), "--stop-after", "2"]) == 0
+    assert train_main(["--config", str(cfg), "--out", str(resumed)]) == 0
+    a = torch.load(straight / "tiny_inpainter" / "last.pt", weights_only=True)
+    b = torch.load(resumed / "tiny_inpainter" / "last.pt", weights_only=True)
+    assert a["ema_steps"] == b["ema_steps"] == 4
+    for k, v in a["ema"].items():
+        assert torch.allclose(v.float(), b["ema"][k].float(), atol=1e-5), k
+    # The average lags the raw weights: they differ, and the export is the average.
+    assert any(not torch.allclose(v.float(), a["models"]["net"][k].float()) for k, v in a["ema"].items())
+    gen, _ = load_model(straight / "tiny_inpainter" / "inpainter.safetensors", role="generator")
+    for k, v in gen.state_dict().items():
+        assert torch.allclose(v.float(), a["ema"][k].float(), atol=1e-6), k
+    snap, _ = load_model(snapshot(straight / "tiny_inpainter", tmp_path / "snap"), role="generator")
+    for k, v in snap.state_dict().items():
+        assert torch.equal(v, gen.state_dict()[k]), k
+
+
 def test_caru2net_trains_and_its_card_loads_in_the_app(dataset, tmp_path):
     """M2UNet's CARU2-Net goes through the same stage-2 loop, and what it exports the app can run."""
     from app.inference.weights import load_model

@@ -38,6 +38,8 @@ class TrainConfig:
     init: str = ""  # weights (.safetensors) to start from when there is no checkpoint: fine-tuning
     bf16: bool = False  # bf16 autocast for the networks' forward passes
     channels_last: bool = False  # NHWC tensors: faster convolutions on CPUs
+    ema: float = 0.0  # > 0: keep an exponential moving average of the network's weights with this
+    # decay; it is what is validated, snapshotted and exported (the raw weights go on training)
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:

@@ -30,7 +30,7 @@ def snapshot(run: Path, out: Path, pair_with: Path | None = None) -> Path:
     state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     role = "segmenter" if cfg.stage == "segmenter" else "generator"
     net = make_network(role, cfg.architecture, cfg.network)
-    net.load_state_dict(state["models"]["net"])
+    net.load_state_dict(state["ema"] if "ema" in state else state["models"]["net"])  # cfg.ema: the average
     history = json.loads(state["history"])
     vals = [h for h in history if any(k.startswith("val_") for k in h)]
     step = state["step"]

@@ -12,6 +12,7 @@ on GPUs, gloo on CPUs); process 0 writes the files.
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import json
 import math
@@ -198,6 +199,17 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
         step, history, wall = state["step"], json.loads(state["history"]), state.get("wall_s", 0.0)
         if main_proc:
             print(f"resuming {cfg.name} from step {step}", file=sys.stderr)
+    # The average of the weights (cfg.ema): validated, checkpointed and exported instead of the raw
+    # weights. Its decay ramps up from a fine-tune's start, (1 + n) / (10 + n) over the steps n it
+    # has averaged, so early steps are not frozen in.
+    ema = ema_steps = None
+    if cfg.ema > 0:
+        ema = copy.deepcopy(net).eval()
+        ema.requires_grad_(False)
+        ema_steps = 0
+        if ckpt.exists() and "ema" in state:
+            ema.load_state_dict(state["ema"])
+            ema_steps = state.get("ema_steps", step)
     if world > 1:
         models = {k: nn.parallel.DistributedDataParallel(m, device_ids=[device.index] if device.type == "cuda" else None)
                   for k, m in models.items()}
@@ -227,11 +239,14 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
         t_last = time.time()
         if not main_proc:
             return
-        history.append({"step": step, "wall_s": round(wall, 1), **validate(cfg, models["net"], val, device)})
+        history.append({"step": step, "wall_s": round(wall, 1),
+                        **validate(cfg, ema if ema is not None else models["net"], val, device)})
         state = {"step": step, "wall_s": wall, "history": json.dumps(history),
                  "models": {k: _unwrap(m).state_dict() for k, m in models.items()},
                  "opts": {k: o.state_dict() for k, o in opts.items()},
                  "scheds": {k: s.state_dict() for k, s in scheds.items()}}
+        if ema is not None:
+            state["ema"], state["ema_steps"] = ema.state_dict(), ema_steps
         save_checkpoint(ckpt, state)
         atomic_write_bytes(run / "history.json", json.dumps(history, indent=0).encode())
         plot_curves(history, run / "loss_curves.png", title=cfg.name)
@@ -278,6 +293,9 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
                     "per": l_g_per.item()}
         for s in scheds.values():
             s.step()
+        if ema is not None:
+            ema_steps += 1
+            update_ema(ema, _unwrap(models["net"]), min(cfg.ema, (1 + ema_steps) / (10 + ema_steps)))
         step += 1
         if not all(math.isfinite(v) for v in logs.values()):
             raise SystemExit(f"step {step}: a loss is not finite ({logs}); resume from the last checkpoint "
@@ -302,7 +320,7 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
 
     result = run / f"{cfg.stage}.safetensors"
     if main_proc:
-        net = _unwrap(models["net"]).cpu().eval()
+        net = (ema if ema is not None else _unwrap(models["net"])).cpu().eval()
         vals = [h for h in history if any(k.startswith("val_") for k in h)]
         save_model(net, result, cfg.size, trained=True, training={
             "run": cfg.name, "config": cfg.to_dict(), "steps": step,
@@ -315,6 +333,18 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
         dist.barrier()
         dist.destroy_process_group()
     return result
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, net: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * net, parameters and float buffers; other buffers copied."""
+    for a, b in zip(ema.parameters(), net.parameters()):
+        a.lerp_(b.detach(), 1.0 - decay)
+    for a, b in zip(ema.buffers(), net.buffers()):
+        if a.is_floating_point():
+            a.lerp_(b, 1.0 - decay)
+        else:
+            a.copy_(b)
 
 
 def _requires_grad(model: nn.Module, on: bool) -> None:

@@ -384,6 +384,17 @@ def _confirms(a: np.ndarray, b: np.ndarray) -> bool:
     return _same_face(a, b) and 0.6 < box_side(b) / max(box_side(a), 1e-6) < 1.6
 
 
+def _one_face(weak: np.ndarray, strong: np.ndarray) -> bool:
+    """One detector's weaker box is the face of its stronger one: they overlap (IoU over 0.3),
+    each one's centre lies in the other, or the weaker is a part of it (its centre inside and
+    under NESTED of its size). A centre inside alone is not enough: a masked face's box reaches
+    into the neighbour's it leans against, and a small box inside a face (a nostril, a mask's
+    pattern) is a part of that face, not the face a part of it."""
+    if _iou(weak, strong) > 0.3 or (centre_in(weak, strong) and centre_in(strong, weak)):
+        return True
+    return centre_in(weak, strong) and box_side(weak) < NESTED * box_side(strong)
+
+
 def _eyes_level(points: np.ndarray) -> bool:
     """The first two points, the eyes, lie side by side (their line within 45 degrees of level).
     On weak BlazeFace boxes on a part of a face (a turned head's brow and eye) the two eye points
@@ -518,7 +529,7 @@ class BlazeMtcnnFinder(MtcnnDlibFinder):
         # Compared with the boxes kept only, as in `_nms` (a dropped box drops nothing more).
         kept = []
         for i in sorted(range(len(blaze)), key=lambda i: -blaze[i][2]):
-            if not any(_same_face(blaze[j][0], blaze[i][0]) or _same_face(blaze[i][0], blaze[j][0]) for j in kept):
+            if not any(_one_face(blaze[i][0], blaze[j][0]) for j in kept):
                 kept.append(i)
         blaze = [blaze[i] for i in sorted(kept)]
 

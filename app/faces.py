@@ -392,7 +392,7 @@ def _one_face(weak: np.ndarray, strong: np.ndarray) -> bool:
     pattern) is a part of that face, not the face a part of it."""
     if _iou(weak, strong) > 0.3 or (centre_in(weak, strong) and centre_in(strong, weak)):
         return True
-    return centre_in(weak, strong) and box_side(weak) < NESTED * box_side(strong)
+    return _part_of(weak, strong)
 
 
 def _eyes_level(points: np.ndarray) -> bool:
@@ -554,14 +554,16 @@ class BlazeMtcnnFinder(MtcnnDlibFinder):
 NESTED = 0.6  # a face whose centre lies in another's box and is under this share of its size is a part of it
 
 
+def _part_of(a: np.ndarray, b: np.ndarray) -> bool:
+    """Box `a` is a part of the face in box `b`: its centre inside, and under NESTED of its size."""
+    return centre_in(a, b) and box_side(a) < NESTED * box_side(b)
+
+
 def _outer_faces(found: list[tuple[np.ndarray, np.ndarray, float]]) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """`found` less the faces nested in a larger one: a box on the eyes, a cheek or the mouth of
     a face found whole (a weak detection, confirmed by the other detector on the same part) is
     no face of its own, and filling it would paint a small face over the real one."""
-    def inside(a, b) -> bool:
-        return centre_in(a, b) and box_side(a) < NESTED * box_side(b)
-
-    return [f for f in found if not any(inside(f[0], g[0]) for g in found if g is not f)]
+    return [f for f in found if not any(_part_of(f[0], g[0]) for g in found if g is not f)]
 
 
 

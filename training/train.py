@@ -209,7 +209,7 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
         ema_steps = 0
         if ckpt.exists() and "ema" in state:
             ema.load_state_dict(state["ema"])
-            ema_steps = state.get("ema_steps", step)
+            ema_steps = state["ema_steps"]  # written with it
     if world > 1:
         models = {k: nn.parallel.DistributedDataParallel(m, device_ids=[device.index] if device.type == "cuda" else None)
                   for k, m in models.items()}

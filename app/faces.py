@@ -450,6 +450,7 @@ def box_from_blaze(box: np.ndarray) -> np.ndarray:
 # Chosen on the tuning half of facemaskdetection's scenes (`python -m benchmarks.real_photos
 # --calibrate`): BlazeFace's score threshold and the smallest face (in photo pixels) kept, the
 # best recall of masked faces with at most one false face per 100 photos without faces.
+BLAZE_THRESHOLD = 0.52
 BLAZE_MIN_FACE_PX = 28
 # A face the two detectors both find is kept from a lower BlazeFace score and a smaller size:
 # a mask lowers BlazeFace's score and the false faces of the two detectors are different ones.
@@ -466,7 +467,7 @@ BLAZE_MIN_FACE_PX = 28
 # have no label (looked at: faces the labels missed, and one machine's front). A 24 MP photo's
 # search: 1.23x to 1.40x the first release's time (`python -m benchmarks.detection_time`, quiet),
 # under the 1.5x budget.
-CONFIRM_BLAZE_THRESHOLD = 0.3  # BlazeFace's score, where MTCNN confirms the face
+CONFIRM_BLAZE_THRESHOLD = 0.3  # BlazeFace's score, where MTCNN (or the verifier) confirms the face
 CONFIRM_MTCNN_THRESHOLD = 0.5  # MTCNN's, when it is asked to confirm one
 BOTH_MIN_FACE_PX = 24  # the smallest face kept, where both detectors find it
 
@@ -481,14 +482,15 @@ class BlazeMtcnnFinder(MtcnnDlibFinder):
     name = "blaze"
 
     def __init__(self, max_side: int = 1280, min_face: int = BOTH_MIN_FACE_PX, threshold: float = 0.7,
-                 enlarge_to: int = 640, blaze_threshold: float = 0.52, prefer: str = "blaze",
-                 single_min_face: int = BLAZE_MIN_FACE_PX, confirm: bool = True) -> None:
+                 enlarge_to: int = 640, blaze_threshold: float = BLAZE_THRESHOLD, prefer: str = "blaze",
+                 single_min_face: int = BLAZE_MIN_FACE_PX, confirm: bool = True, verify: bool = True) -> None:
         super().__init__(max_side=max_side, min_face=min_face, threshold=threshold, enlarge_to=enlarge_to)
         self.blaze = BlazeFace(blaze_threshold)
         self.prefer = prefer  # whose box and points a face both find gets: "blaze" or "mtcnn"
         self.single_min_face = max(min_face, single_min_face)  # the floor for a face one detector finds
         self.confirm = confirm  # keep weaker and smaller faces that both detectors find
         self.confirm_threshold = CONFIRM_BLAZE_THRESHOLD  # BlazeFace's score from which MTCNN may confirm
+        self.verify = verify  # where MTCNN does not confirm a weak box, the verifier may (`FaceVerifier`)
 
     def _mtcnn_confirms(self, small: np.ndarray, box: np.ndarray) -> bool:
         """Whether MTCNN, at CONFIRM_MTCNN_THRESHOLD, finds a face where BlazeFace put `box`
@@ -509,8 +511,9 @@ class BlazeMtcnnFinder(MtcnnDlibFinder):
     def _candidates(self, rgb: np.ndarray, relaxed: bool = False) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """As MtcnnDlibFinder's, from both detectors. A face only one of them finds needs
         BlazeFace's threshold (or MTCNN's) and `single_min_face` px; one that BlazeFace finds at
-        CONFIRM_BLAZE_THRESHOLD and MTCNN confirms (it found it too, or `_mtcnn_confirms`) is kept
-        from `min_face` px."""
+        CONFIRM_BLAZE_THRESHOLD and MTCNN confirms (it found it too, or `_mtcnn_confirms`), or
+        under BlazeFace's threshold that the face verifier confirms (`verify`), is kept from
+        `min_face` px."""
         small, scale = self._search_copy(rgb)
         mtcnn = [(b, p, float(s)) for b, p, s in super()._candidates(rgb, relaxed, (small, scale))]
         strong = self.blaze.threshold
@@ -522,6 +525,8 @@ class BlazeMtcnnFinder(MtcnnDlibFinder):
             box = box_from_blaze(b / scale)
             twin = any(_confirms(box, m[0]) for m in mtcnn)
             sure = relaxed or twin or (self.confirm and self._mtcnn_confirms(small, box * scale))
+            if not sure and self.confirm and self.verify and s < strong:
+                sure = _verifier().confirms(rgb, box)  # the second opinion, on weak boxes only
             if s >= strong or sure:
                 blaze.append((box, points5_from_blaze(p / scale), float(s), sure and not relaxed))
         # A weaker box on a part of a face BlazeFace found more surely (the eyes, a cheek) is that
@@ -549,6 +554,50 @@ class BlazeMtcnnFinder(MtcnnDlibFinder):
                 continue
             out.append((box, points, score))
         return out if relaxed else _outer_faces(out)
+
+
+class FaceVerifier:
+    """The second opinion on a weak BlazeFace box MTCNN does not confirm (app/inference/verifier.py,
+    trained by `python -m training.verifier` on the tuning part of the labelled scenes): the crop
+    around the box, in the photo's own pixels, is a face where the network's probability reaches
+    the threshold its card records (chosen so that no box on a face-free part of the scenes kept
+    for it passes). Without usable weights (a damaged install) it confirms nothing, as before it."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.net, self.threshold = None, 1.0
+        if path is None or not path.is_file():
+            log.warning("the face verifier's weights are missing (%s): weak faces need MTCNN's word", path)
+            return
+        from app.errors import ModelError
+        from app.inference.weights import load_model
+
+        try:
+            self.net, card = load_model(path, role="verifier")
+            self.threshold = float(card["threshold"])
+        except (ModelError, KeyError, TypeError, ValueError) as e:
+            self.net = None
+            log.warning("the face verifier cannot be used (%s): weak faces need MTCNN's word", e)
+
+    def probability(self, rgb: np.ndarray, box) -> float:
+        import torch
+
+        from app.inference.verifier import crop_around, to_tensor
+
+        if self.net is None:
+            return 0.0
+        with torch.no_grad():
+            return float(torch.sigmoid(self.net(to_tensor(crop_around(rgb, box)[None])))[0])
+
+    def confirms(self, rgb: np.ndarray, box) -> bool:
+        return self.net is not None and self.probability(rgb, box) >= self.threshold
+
+
+VERIFIER_FILE = "verifier.safetensors"
+
+
+@lru_cache(maxsize=1)
+def _verifier() -> FaceVerifier:
+    return FaceVerifier(resources_dir() / "face_detection" / VERIFIER_FILE)
 
 
 NESTED = 0.6  # a face whose centre lies in another's box and is under this share of its size is a part of it

@@ -663,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="try another BlazeFace score from which MTCNN may confirm a face (app.faces)")
     ap.add_argument("--no-confirm", action="store_true",
                     help="BlazeFace's faces only at its own threshold and size, not also where MTCNN confirms a weaker one")
+    ap.add_argument("--no-verifier", action="store_true",
+                    help="weak BlazeFace faces confirmed by MTCNN only, not also by the face verifier (to compare)")
     ap.add_argument("--first-release", action="store_true",
                     help="the first release's path: MTCNN alone, no grain, no tone match, no margin, no confidence threshold")
     a = ap.parse_args(argv)
@@ -684,11 +686,14 @@ def main(argv: list[str] | None = None) -> int:
         finder.confirm_threshold = a.confirm_threshold
     if a.no_confirm and hasattr(finder, "confirm"):
         finder.confirm, finder.min_face = False, finder.single_min_face
+    if a.no_verifier and hasattr(finder, "verify"):
+        finder.verify = False
     b = Bench(engine=engine, finder=finder, out=a.out, grain=not a.no_grain, texture=not a.no_texture, tone=not a.no_tone,
               min_mask_confidence=a.min_mask_confidence, margin=a.margin,
               margins=[] if a.calibrate else None)
     t0 = time.perf_counter()
     m: dict = {"models": str(a.models or "shipped models"), "grain": b.grain, "texture": b.texture, "tone": b.tone, "face_engine": b.finder.name, "confirm_threshold": getattr(b.finder, "confirm_threshold", None),
+               "verifier": getattr(b.finder, "verify", None),
                "min_mask_confidence": MIN_MASK_CONFIDENCE if a.min_mask_confidence is None else a.min_mask_confidence,
                "command": "python -m benchmarks.real_photos " + " ".join(argv if argv is not None else sys.argv[1:])}
     m["untouched"] = section_untouched(b, a.data / "faces", a.unmasked, second_half=a.calibrate)

@@ -325,3 +325,23 @@ def test_two_masked_faces_leaning_together_in_a_real_scene_are_both_found(finder
     big = [box for label, box in labelled if label != "without_mask" and min(box[2] - box[0], box[3] - box[1]) >= 64]
     assert len(big) == 2
     assert all(any(framed_on(f.box, box) for f in faces) for box in big)
+
+
+def test_a_masked_face_only_the_verifier_confirms_is_found_in_a_real_scene():
+    """A tuning scene kept out of the verifier's training (to choose its threshold): a man in a
+    black mask, 83 px, whom BlazeFace scores under its threshold and MTCNN does not confirm, is
+    found framed on his label with the verifier's word, and not without it."""
+    from app.faces import BlazeMtcnnFinder
+    from benchmarks.real_photos import framed_on, labelled_scenes
+    from training.verifier import is_calibration_scene
+
+    need_shared()
+    scene = [s for s in labelled_scenes(SHARED_DATA, "tune") if s[0].name == "maksssksksss647.jpg"]
+    assert scene and is_calibration_scene(scene[0][0].name)
+    p, labelled = scene[0]
+    px = read_photo(p).pixels
+    label = np.array([62, 159, 145, 240], np.float32)
+    assert any(np.array_equal(b, label) and name == "with_mask" for name, b in labelled)
+    with_it, without = BlazeMtcnnFinder(), BlazeMtcnnFinder(verify=False)
+    assert any(framed_on(f.box, label) for f in with_it.detect(px))
+    assert not any(framed_on(f.box, label) for f in without.detect(px))

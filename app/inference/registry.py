@@ -9,13 +9,15 @@ from torch import nn
 from app.inference.caru2net import CARU2Net, CARU2NetConfig
 from app.inference.ganmasker import GANMaskerConfig, GANMaskerGenerator
 from app.inference.mseg import MSeg, MSegConfig
+from app.inference.verifier import FaceVerifierConfig, FaceVerifierNet
 
 SEGMENTERS: dict[str, tuple[type[nn.Module], type]] = {"mseg": (MSeg, MSegConfig)}
 GENERATORS: dict[str, tuple[type[nn.Module], type]] = {
     "ganmasker": (GANMaskerGenerator, GANMaskerConfig),
     "caru2net": (CARU2Net, CARU2NetConfig),
 }
-ROLES = {"segmenter": SEGMENTERS, "generator": GENERATORS}
+VERIFIERS: dict[str, tuple[type[nn.Module], type]] = {"faceverifier": (FaceVerifierNet, FaceVerifierConfig)}
+ROLES = {"segmenter": SEGMENTERS, "generator": GENERATORS, "verifier": VERIFIERS}
 
 
 class UnknownArchitecture(ValueError):

@@ -26,6 +26,7 @@ import time
 import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def collect(data: Path, limit: int = 0, seed: int = 0) -> dict[str, np.ndarray]:
     from app.imageio import read_photo
     from app.inference.verifier import crop_around
     from benchmarks.real_photos import background_crop, framed_on, labelled_scenes
+    from training.split import real_part
 
     rng = np.random.default_rng(seed)
     finder = BlazeMtcnnFinder()
@@ -122,9 +124,6 @@ def collect(data: Path, limit: int = 0, seed: int = 0) -> dict[str, np.ndarray]:
             log.info("scenes %d/%d, %d crops, %.0f s", n, len(scenes), len(crops), time.perf_counter() - t)
 
     # MaskedFace-Net's tuning faces, shrunk to the sizes faces have in scenes.
-    import cv2
-
-    from training.split import real_part
 
     root = data / "real_masked" / "maskedfacenet"
     files = [p for p in sorted(root.rglob("*.jpg")) if "images" in p.parts
@@ -132,7 +131,6 @@ def collect(data: Path, limit: int = 0, seed: int = 0) -> dict[str, np.ndarray]:
     for path in files:
         img = read_photo(path).pixels
         k = rng.uniform(96, 480) / img.shape[0]  # FFHQ's framing: the face is about half the photo
-
         small = cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
         found = sorted(candidates(small), key=lambda c: -c[1])
         if found and found[0][1] >= 0.3:
@@ -143,7 +141,7 @@ def collect(data: Path, limit: int = 0, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def _augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Mirror, brightness, contrast and a little blur or noise on a batch of uint8 crops."""
+    """Mirror, brightness, contrast and a little noise on a batch of uint8 crops."""
     x = x.astype(np.float32)
     flip = rng.random(len(x)) < 0.5
     x[flip] = x[flip, :, ::-1]

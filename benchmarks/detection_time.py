@@ -31,13 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     small = read_photo(examples_dir() / "two_faces_one_masked.jpg").pixels
     photo = cv2.resize(small, (6000, 4000), interpolation=cv2.INTER_CUBIC)
     finders = {"first release (MTCNN)": MtcnnDlibFinder(), "default (BlazeFace + MTCNN)": BlazeMtcnnFinder()}
-    times: dict[str, list[float]] = {k: [] for k in finders}
     found = {k: len(f.detect(photo)) for k, f in finders.items()}  # warm-up (loads the models)
-    for _ in range(a.repeats):
-        for name, f in finders.items():
-            t = time.perf_counter()
-            f.detect(photo)
-            times[name].append(time.perf_counter() - t)
+    times, _ = _interleaved(finders, [photo] * a.repeats)
     med = {k: statistics.median(v) for k, v in times.items()}
     base = med["first release (MTCNN)"]
     print(f"24 MP photo ({photo.shape[1]}x{photo.shape[0]}), median of {a.repeats}:")
@@ -48,18 +43,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def scenes_with_and_without_the_verifier(n: int) -> None:
-    from benchmarks.real_photos import DATA, labelled_scenes
-
-    finders = {"without the verifier": BlazeMtcnnFinder(verify=False), "with it": BlazeMtcnnFinder()}
+def _interleaved(finders: dict, photos) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Each photo through every finder in turn: the seconds each took, and the faces each found."""
     times: dict[str, list[float]] = {k: [] for k in finders}
     faces = {k: 0 for k in finders}
-    for path, _ in labelled_scenes(DATA, "tune", n):
-        px = read_photo(path).pixels
+    for px in photos:
         for name, f in finders.items():
             t = time.perf_counter()
             faces[name] += len(f.detect(px))
             times[name].append(time.perf_counter() - t)
+    return times, faces
+
+
+def scenes_with_and_without_the_verifier(n: int) -> None:
+    from benchmarks.real_photos import DATA, labelled_scenes
+
+    finders = {"without the verifier": BlazeMtcnnFinder(verify=False), "with it": BlazeMtcnnFinder()}
+    times, faces = _interleaved(finders, (read_photo(p).pixels for p, _ in labelled_scenes(DATA, "tune", n)))
     base = sum(times["without the verifier"])
     print(f"{n} real scenes (facemaskdetection tuning part), total:")
     for k, v in times.items():

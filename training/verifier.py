@@ -44,12 +44,6 @@ def _jitter(box: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndar
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], np.float32)
 
 
-def _grown(box: np.ndarray) -> np.ndarray:
-    """A face box grown by 40 % and 10 px each way (as the benchmark's `background_crop` keeps clear)."""
-    mx, my = 0.4 * (box[2] - box[0]) + 10, 0.4 * (box[3] - box[1]) + 10
-    return np.array([box[0] - mx, box[1] - my, box[2] + mx, box[3] + my], np.float32)
-
-
 def is_calibration_scene(name: str) -> bool:
     """The tuning scenes kept out of training, to choose the threshold: by a hash of the name
     (128 of facemaskdetection's 288 tuning scenes)."""
@@ -62,7 +56,7 @@ def collect(data: Path, limit: int = 0, seed: int = 0) -> dict[str, np.ndarray]:
     from app.faces import BLAZE_THRESHOLD, BlazeMtcnnFinder, _eyes_level, _iou, box_from_blaze
     from app.imageio import read_photo
     from app.inference.verifier import crop_around
-    from benchmarks.real_photos import background_crop, framed_on, labelled_scenes
+    from benchmarks.real_photos import background_crop, framed_on, grown_box, labelled_scenes
     from training.split import real_part
 
     rng = np.random.default_rng(seed)
@@ -97,7 +91,7 @@ def collect(data: Path, limit: int = 0, seed: int = 0) -> dict[str, np.ndarray]:
             if not cal:
                 for _ in range(3):
                     add(img, _jitter(box, rng, 0.12), 1, -1.0, cal, kind + "_label")
-        grown = [_grown(lb) for _, lb in labelled]
+        grown = [grown_box(lb) for _, lb in labelled]
         for box, s in candidates(img):
             if min(box[2] - box[0], box[3] - box[1]) < MIN_SIDE:
                 continue
@@ -124,7 +118,6 @@ def collect(data: Path, limit: int = 0, seed: int = 0) -> dict[str, np.ndarray]:
             log.info("scenes %d/%d, %d crops, %.0f s", n, len(scenes), len(crops), time.perf_counter() - t)
 
     # MaskedFace-Net's tuning faces, shrunk to the sizes faces have in scenes.
-
     root = data / "real_masked" / "maskedfacenet"
     files = [p for p in sorted(root.rglob("*.jpg")) if "images" in p.parts
              and real_part("maskedfacenet", p.relative_to(root).as_posix()) == "tune"][:limit * 2 or None]

@@ -54,23 +54,21 @@ def crop_around(rgb: np.ndarray, box, size: int = SIZE, context: float = CONTEXT
     import cv2
 
     side = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0) * context
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    x0, y0 = (box[0] + box[2]) / 2 - side / 2, (box[1] + box[3]) / 2 - side / 2  # the square's corner
     k = size / side
-    # x' = k * (x - (cx - side / 2)): an affine warp does the crop, the scale and the padding at once
-    m = np.array([[k, 0, -k * (cx - side / 2)], [0, k, -k * (cy - side / 2)]], np.float32)
-    interp = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
-    if k < 0.5:  # warpAffine does not average: shrink the photo's region first
-        x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
-        x1, y1 = int(min(rgb.shape[1], cx + side / 2 + 1)), int(min(rgb.shape[0], cy + side / 2 + 1))
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            return np.zeros((size, size, 3), np.uint8)
-        f = 2 * k
-        region = cv2.resize(np.ascontiguousarray(rgb[y0:y1, x0:x1]), None, fx=f, fy=f, interpolation=interp)
-        m = np.array([[0.5, 0, 0.5 * f * (x0 - (cx - side / 2))], [0, 0.5, 0.5 * f * (y0 - (cy - side / 2))]],
-                     np.float32)
-        return cv2.warpAffine(region, m, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-    return cv2.warpAffine(np.ascontiguousarray(rgb), m, (size, size), flags=cv2.INTER_LINEAR,
-                          borderValue=(0, 0, 0))
+    if k >= 0.5:  # x' = k * (x - x0): an affine warp does the crop, the scale and the padding at once
+        m = np.array([[k, 0, -k * x0], [0, k, -k * y0]], np.float32)
+        return cv2.warpAffine(np.ascontiguousarray(rgb), m, (size, size), flags=cv2.INTER_LINEAR,
+                              borderValue=(0, 0, 0))
+    # warpAffine does not average: the photo's part of the square is first shrunk to twice the size
+    px0, py0 = int(max(0, x0)), int(max(0, y0))
+    px1, py1 = int(min(rgb.shape[1], x0 + side + 1)), int(min(rgb.shape[0], y0 + side + 1))
+    if px1 - px0 < 2 or py1 - py0 < 2:
+        return np.zeros((size, size, 3), np.uint8)
+    f = 2 * k
+    region = cv2.resize(np.ascontiguousarray(rgb[py0:py1, px0:px1]), None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    m = np.array([[0.5, 0, 0.5 * f * (px0 - x0)], [0, 0.5, 0.5 * f * (py0 - y0)]], np.float32)
+    return cv2.warpAffine(region, m, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
 
 
 def to_tensor(crops: np.ndarray) -> torch.Tensor:

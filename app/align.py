@@ -134,6 +134,20 @@ def warp_mask_to_photo(mask: np.ndarray, aligned: AlignedFace, shape: tuple[int,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
+def reframe_map(mask: np.ndarray, src: AlignedFace, dst: AlignedFace) -> np.ndarray:
+    """A binary crop-space map in `src`'s frame -> the same region in `dst`'s frame (another crop
+    of the same photo, e.g. the same face aligned at twice the size), float32 {0, 1}."""
+    a = np.vstack([dst.matrix, [0.0, 0.0, 1.0]]) @ np.linalg.inv(np.vstack([src.matrix, [0.0, 0.0, 1.0]]))
+    m = cv2.warpAffine(np.asarray(mask, np.float32), a[:2], (dst.size, dst.size), flags=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return (m > 0.5).astype(np.float32)
+
+
+def photo_scale(aligned: AlignedFace) -> float:
+    """Photo pixels per crop pixel: over 1, the crop is enlarged when it is pasted back."""
+    return 1.0 / _scale(aligned.matrix)
+
+
 def warp_mask_to_crop(photo_mask: np.ndarray, aligned: AlignedFace) -> np.ndarray:
     """A photo-space map (H, W) uint8 0..255 -> crop-space float map (N, N) in [0, 1]."""
     n = aligned.size

@@ -173,7 +173,8 @@ def cmd_self_test(a: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     engine = Unmasker.from_installed(a.device)
     print(f"models: {models_dir()} ({engine.cards['segmenter']['architecture']} + "
-          f"{engine.cards['inpainter']['architecture']}, {engine.size} px) on {engine.device}")
+          f"{engine.cards['inpainter']['architecture']}, {engine.size} px"
+          + (f", large faces filled at {engine.large_size} px" if engine.large_size else "") + f") on {engine.device}")
     finder = make_face_finder(device=str(engine.device))
     print(f"face finder: {finder.name}")
     photo = read_photo(examples_dir() / "astronaut_masked.jpg")

@@ -11,7 +11,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from app.align import AlignedFace, align_face, paste_back, warp_mask_to_crop, warp_mask_to_photo
+from app.align import AlignedFace, align_face, paste_back, photo_scale, reframe_map, warp_mask_to_crop, warp_mask_to_photo
 from app.errors import UnmaskerError
 from app.faces import MIN_FACE_PX, Face, FaceFinder
 from app.grain import add_grain, restore_detail
@@ -61,11 +61,12 @@ class FaceResult:
     face: Face
     aligned: AlignedFace
     map: np.ndarray  # (N, N) float32 binary map used for the fill
-    filled: np.ndarray  # (N, N, 3) uint8 crop after stage 2
+    filled: np.ndarray  # (N, N, 3) uint8 crop after stage 2 (in `fill_aligned`'s frame where that is set)
     unmasked: bool = True  # False: stage 1 found no mask on this face, which was left as it was
     coverage: float = 0.0  # share of the crop stage 1's tidied map covers: the mask / no mask decision
     segmentation: np.ndarray | None = None  # stage 1's tidied map before the margin (None: as `map`)
     confidence: float = 0.0  # stage 1's mean probability inside its tidied map
+    fill_aligned: AlignedFace | None = None  # the frame `filled` is in, where it is not `aligned`'s (a large face)
 
     @property
     def status(self) -> str:
@@ -168,17 +169,37 @@ def segment_photo(pixels: np.ndarray, faces: list[Face], engine, progress: Progr
     return out
 
 
+# A face is filled by the engine's large generator (where one is installed) when the photo shows
+# it larger than the models' crop: each crop pixel would cover more than this many photo pixels.
+LARGE_FILL_FROM = 1.0
+
+
+def fill_frame(pixels: np.ndarray, face: Face, fm: FaceMask, engine,
+               mask_in: np.ndarray | None = None) -> tuple[AlignedFace, np.ndarray]:
+    """The crop a masked face is filled in and its map there: stage 1's own crop, or for a face
+    the photo shows large, the same face aligned at the large generator's size (twice as fine)
+    with the map carried over (or taken from the user's photo-space map, `mask_in`, directly)."""
+    large = getattr(engine, "large_size", 0)
+    if not large or photo_scale(fm.aligned) <= LARGE_FILL_FROM:
+        return fm.aligned, fm.map
+    a = align_face(pixels, face.points5, large)
+    if mask_in is not None:
+        return a, (warp_mask_to_crop(mask_in, a) > 0.5).astype(np.float32)
+    return a, reframe_map(fm.map, fm.aligned, a)
+
+
 def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndarray | None = None,
                  progress: Progress | None = None, batch_size: int = 8,
                  min_mask_confidence: float = MIN_MASK_CONFIDENCE, grain: bool = True,
                  margin: float = MASK_MARGIN, tone: bool = True, texture: bool = True) -> UnmaskResult:
     """Fill every masked face. `mask_in` (H, W) uint8 is a photo-space map the user drew or
     fixed; where given it replaces stage 1 for all faces. Faces stage 1 judges to wear no mask
-    (`find_masks`) are left untouched. With `tone`, each fill's colour is matched to the skin at
-    its edge (`app.tone`); with `grain`, its own detail is brought up to a real lower face's and it
-    gets the fine detail of its face's visible skin back (`app.grain`: `restore_detail`, then that
-    skin's own texture, or with `texture` False only grain). With no face, the
-    photo comes back unchanged."""
+    (`find_masks`) are left untouched. A face the photo shows larger than the models' crop is
+    filled by the engine's large generator where one is installed (`fill_frame`). With `tone`,
+    each fill's colour is matched to the skin at its edge (`app.tone`); with `grain`, its own
+    detail is brought up to a real lower face's and it gets the fine detail of its face's visible
+    skin back (`app.grain`: `restore_detail`, then that skin's own texture, or with `texture`
+    False only grain). With no face, the photo comes back unchanged."""
     if not faces:
         return UnmaskResult(pixels=pixels.copy(), photo_map=np.zeros(pixels.shape[:2], np.uint8))
     report = progress or (lambda _what, _done: None)
@@ -193,14 +214,19 @@ def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndar
             m = (warp_mask_to_crop(mask_in, a) > 0.5).astype(np.float32)
             masks.append(FaceMask(a, m, float(m.mean())))
     todo = [k for k, fm in enumerate(masks) if fm.has_mask]
+    frames = {k: fill_frame(pixels, faces[k], masks[k], engine, mask_in) for k in todo}
+    # Batches of one crop size each: large faces go to the large generator.
+    todo.sort(key=lambda k: frames[k][0].size)
     filled: dict[int, np.ndarray] = {}
     for i in range(0, len(todo), batch_size):
         report("filling the faces", 0.3 + 0.5 * i / len(todo))
-        ks = todo[i:i + batch_size]
-        done = engine.inpaint(np.stack([masks[k].aligned.crop for k in ks]), np.stack([masks[k].map for k in ks]))
-        if tone:
-            done = [match_tone(d, masks[k].aligned.crop, masks[k].map) for k, d in zip(ks, done)]
-        filled.update(zip(ks, done))
+        for size in sorted({frames[k][0].size for k in todo[i:i + batch_size]}):
+            ks = [k for k in todo[i:i + batch_size] if frames[k][0].size == size]
+            crops, maps = [frames[k][0].crop for k in ks], [frames[k][1] for k in ks]
+            done = engine.inpaint(np.stack(crops), np.stack(maps))
+            if tone:
+                done = [match_tone(d, c, m) for d, c, m in zip(done, crops, maps)]
+            filled.update(zip(ks, done))
     out = pixels
     photo_map = np.zeros(pixels.shape[:2], np.uint8)
     results = []
@@ -210,17 +236,19 @@ def unmask_faces(pixels: np.ndarray, faces: list[Face], engine, mask_in: np.ndar
             results.append(FaceResult(face=face, aligned=fm.aligned, map=fm.map, filled=fm.aligned.crop,
                                       unmasked=False, coverage=fm.coverage, confidence=fm.confidence))
             continue
-        out = paste_back(out, fm.aligned, filled[k], fm.map)
-        face_map = warp_mask_to_photo(fm.map, fm.aligned, pixels.shape[:2])
+        fill_aligned, fill_map = frames[k]
+        out = paste_back(out, fill_aligned, filled[k], fill_map)
+        face_map = warp_mask_to_photo(fill_map, fill_aligned, pixels.shape[:2])
         if grain:
-            crop_width = int((fm.map > 0.5).any(0).sum())
+            crop_width = int((fill_map > 0.5).any(0).sum())
             # The fill's own detail up to a real lower face's, then the skin's texture, this only
             # where the fill was enlarged (the map wider in the photo than in the crop).
             out = restore_detail(out, pixels, face_map, crop_width)
             out = add_grain(out, pixels, face_map, seed=k, min_width=crop_width, texture=texture)
         np.maximum(photo_map, face_map, out=photo_map)
         results.append(FaceResult(face=face, aligned=fm.aligned, map=fm.map, filled=filled[k], coverage=fm.coverage,
-                                  segmentation=fm.segmentation, confidence=fm.confidence))
+                                  segmentation=fm.segmentation, confidence=fm.confidence,
+                                  fill_aligned=None if fill_aligned is fm.aligned else fill_aligned))
     out = _protect_unmasked(out, pixels, photo_map, faces, results)
     report("done", 1.0)
     notes = engine.take_notes() if hasattr(engine, "take_notes") else []

@@ -601,7 +601,9 @@ def pct(v) -> str:
 
 def report(m: dict) -> str:
     u, s, sc, rm = m["untouched"], m["segmentation"], m["scenes"], m["rmfd"]
-    lines = [f"# Real-photo benchmark ({m['models']}, face engine {m['face_engine']})", "",
+    sizes = " and ".join(f"{n} px" for n in m.get("fill_sizes", []))
+    lines = [f"# Real-photo benchmark ({m['models']}" + (f", fills at {sizes}" if sizes else "") +
+             f", face engine {m['face_engine']})", "",
              f"Reproduce: `{m['command']}`; {m['seconds']:.0f} s on this machine.", "",
              "| measure | value |", "|---|---|",
              f"| unmasked photos left untouched (every pixel), CelebA + UTKFace validation | "
@@ -698,7 +700,8 @@ def main(argv: list[str] | None = None) -> int:
               min_mask_confidence=a.min_mask_confidence, margin=a.margin,
               margins=[] if a.calibrate else None)
     t0 = time.perf_counter()
-    m: dict = {"models": str(a.models or "shipped models"), "grain": b.grain, "texture": b.texture, "tone": b.tone, "face_engine": b.finder.name, "confirm_threshold": getattr(b.finder, "confirm_threshold", None),
+    m: dict = {"models": str(a.models or "shipped models"), "fill_sizes": list(engine.fill_sizes),
+               "grain": b.grain, "texture": b.texture, "tone": b.tone, "face_engine": b.finder.name, "confirm_threshold": getattr(b.finder, "confirm_threshold", None),
                "verifier": getattr(b.finder, "verify", None),
                "min_mask_confidence": MIN_MASK_CONFIDENCE if a.min_mask_confidence is None else a.min_mask_confidence,
                "command": "python -m benchmarks.real_photos " + " ".join(argv if argv is not None else sys.argv[1:])}

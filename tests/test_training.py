@@ -295,6 +295,36 @@ def test_evaluate_writes_metrics_report_and_samples(faces_dir, tiny_models, tmp_
     assert sheet is not None and sheet.shape[1] == 5 * 130 and sheet.shape[0] == 3 * 130
 
 
+def test_evaluate_at_the_large_generators_size_scores_it_beside_the_enlarged_fill(faces_dir, tiny_models, tmp_path):
+    """`--size` of the large generator: stage 1 on the models' crop, stage 2 by the large
+    generator, and beside it what the app did before, the models' own fill enlarged."""
+    import shutil
+
+    from app.inference.engine import LARGE_INPAINTER_FILE
+    from app.inference.registry import make_generator
+    from app.inference.weights import save_model
+    from training.evaluate import main as evaluate_main
+
+    with pytest.raises(SystemExit, match="fill 64 px faces"):
+        evaluate_main(["--faces", str(faces_dir), "--out", str(tmp_path / "no"), "--size", "128",
+                       "--models", str(tiny_models), "--no-maskedfacenet"])
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models, models)
+    save_model(make_generator("ganmasker", widths=(4, 8, 8, 16, 16)), models / LARGE_INPAINTER_FILE, input_size=128,
+               trained=False)
+    out = tmp_path / "eval"
+    assert evaluate_main(["--faces", str(faces_dir), "--out", str(out), "--limit", "2", "--size", "128",
+                          "--models", str(models), "--no-maskedfacenet"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["size"] == 128 and m["n_images"] == 2
+    for method in ("ours", "ours_true_map", "ours_enlarged", "telea"):  # (untrained networks: any SSIM)
+        assert 5 < m[method]["psnr"] < 60 and -1 <= m[method]["ssim"] <= 1
+    assert m["ours_true_map"]["psnr"] != m["ours_enlarged"]["psnr"]  # two different generators
+    assert all(m[k]["detail"] > 0 for k in ("ours", "ours_enlarged", "telea"))  # the fill's sharpness, measured
+    assert "enlarged" in (out / "report.md").read_text()
+    assert m["model"]["cpu_ms_per_face"] > 0 and m["model"]["gflops"] > 0
+
+
 def test_ship_installs_trained_models_with_full_cards_and_refuses_untrained(dataset, tiny_models, faces_dir, tmp_path):
     from app.inference.engine import Unmasker
     from app.inference.weights import read_card
@@ -320,6 +350,49 @@ def test_ship_installs_trained_models_with_full_cards_and_refuses_untrained(data
     Unmasker.from_installed("cpu", dest)  # the cards still match their weights after the update
     with pytest.raises(SystemExit, match="not shipping"):
         ship_main(["--segmenter", str(tiny_models / "segmenter.safetensors"), "--to", str(tmp_path / "nope")])
+
+
+def test_a_generator_trained_at_twice_the_size_snapshots_and_ships_as_the_large_generator(
+        dataset, faces_dir, tmp_path):
+    """A stage 2 run at a larger size than the shipped pair's: its snapshot is the models folder's
+    large generator, `ship --large-inpainter` installs it, the app loads all three, and an
+    evaluation at its size goes into its card alone."""
+    from app.inference.engine import LARGE_INPAINTER_FILE, Unmasker
+    from app.inference.weights import read_card
+    from training.evaluate import main as evaluate_main
+    from training.ship import main as ship_main
+    from training.snapshot import main as snapshot_main
+    from training.train import main as train_main
+
+    pairs.build(faces_dir, dataset / "landmarks.jsonl", 128, variants=1, seed=7, out=dataset)
+    runs, small = tmp_path / "runs", tmp_path / "small"
+    small.mkdir()
+    for stage in ("segmenter", "inpainter"):
+        assert train_main(["--config", str(_config(small, dataset, stage, 2)), "--out", str(runs)]) == 0
+    pair = tmp_path / "pair"
+    assert ship_main(["--segmenter", str(runs / "tiny_segmenter" / "segmenter.safetensors"),
+                      "--inpainter", str(runs / "tiny_inpainter" / "inpainter.safetensors"), "--to", str(pair)]) == 0
+    big = tmp_path / "big"
+    big.mkdir()
+    cfg = _config(big, dataset, "inpainter", 2, name="tiny_large", size=128)
+    assert train_main(["--config", str(cfg), "--out", str(runs)]) == 0
+    candidate = tmp_path / "candidate"
+    assert snapshot_main(["--run", str(runs / "tiny_large"), "--out", str(candidate), "--pair-with", str(pair)]) == 0
+    assert read_card(candidate / LARGE_INPAINTER_FILE)["input_size"] == 128
+    assert read_card(candidate / "inpainter.safetensors")["input_size"] == 64  # the pair's own, copied
+    dest = tmp_path / "models"
+    assert ship_main(["--segmenter", str(pair / "segmenter.safetensors"), "--inpainter",
+                      str(pair / "inpainter.safetensors"), "--large-inpainter",
+                      str(runs / "tiny_large" / "inpainter.safetensors"), "--to", str(dest)]) == 0
+    engine = Unmasker.from_installed("cpu", dest)  # all three trained: no override needed
+    assert engine.fill_sizes == (64, 128)
+    evaluate_main(["--faces", str(faces_dir), "--out", str(tmp_path / "eval"), "--limit", "2", "--size", "128",
+                   "--models", str(dest), "--no-maskedfacenet"])
+    assert ship_main(["--metrics", str(tmp_path / "eval" / "metrics.json"), "--to", str(dest)]) == 0
+    large = read_card(dest / LARGE_INPAINTER_FILE)
+    assert large["metrics"]["size"] == 128 and large["metrics"]["ours_enlarged"]["psnr"] > 0
+    assert "metrics" not in read_card(dest / "inpainter.safetensors")  # the 64 px generator's card is its own
+    Unmasker.from_installed("cpu", dest)  # the cards still match their weights
 
 
 def test_stage1_fine_tunes_on_its_own_data_with_bf16(faces_dir, dataset, tmp_path):

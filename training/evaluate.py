@@ -48,6 +48,9 @@ from training.split import load_split, split_of
 
 PAPER = {"psnr": 31.3, "ssim": 0.957}  # GANMasker / M2UNet at 256 px
 METHODS = ("ours", "ours_tone", "ours_true_map", "telea", "ns")
+# At the large generator's size: what the app did before it, the models' own generator on the face
+# shrunk to their size with the exact map, its fill enlarged back.
+ENLARGED = "ours_enlarged"
 DEFAULT_MFN = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_masked" / "maskedfacenet"
 
 
@@ -59,6 +62,18 @@ def image_metrics(out: np.ndarray, target: np.ndarray) -> dict[str, float]:
     ta = torch.from_numpy(out).permute(2, 0, 1)[None].double() / 127.5 - 1
     tb = torch.from_numpy(target).permute(2, 0, 1)[None].double() / 127.5 - 1
     return {"psnr": float(p), "ssim": float(ssim(ta, tb)[0]), "l1": float(np.mean(np.abs(a - b)) / 255.0)}
+
+
+def detail_ratio(out: np.ndarray, target: np.ndarray, m: np.ndarray) -> float:
+    """How sharp the fill is against the true face there: the Laplacian RMS (`app.grain.detail_rms`,
+    the real-photo benchmark's sharpness measure) inside the map, eroded 2 px off its edge, over
+    the ground truth's; 1.0 = as detailed as the real face, under 1 softer."""
+    from app.grain import detail_rms
+
+    inner = cv2.erode((m > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    grey = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
+    truth = detail_rms(grey(target), inner)
+    return detail_rms(grey(out), inner) / truth if truth > 0 else float("nan")
 
 
 def seg_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -98,11 +113,18 @@ def build_pairs(faces_dir: Path, size: int, limit: int, seed: int, only_validati
     return pairs, skipped
 
 
+def _generator_for(engine: Unmasker, size: int) -> torch.nn.Module:
+    return engine.large_generator if size == engine.large_size else engine.generator
+
+
 def timing(engine: Unmasker, size: int, device: str, repeats: int = 20) -> float:
-    """Median milliseconds for one face through both stages, after warm-up."""
-    face = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    """Median milliseconds for one face through both stages, after warm-up (stage 1 on the
+    models' crop, stage 2 at `size`: the large generator's where that is its size)."""
+    rng = np.random.default_rng(0)
+    face = rng.integers(0, 256, (engine.size, engine.size, 3), dtype=np.uint8)
+    big = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     engine.segmenter.to(device)
-    engine.generator.to(device)
+    _generator_for(engine, size).to(device)
     engine.device = torch.device(device)
     times = []
     for i in range(repeats + 3):
@@ -110,7 +132,8 @@ def timing(engine: Unmasker, size: int, device: str, repeats: int = 20) -> float
             torch.cuda.synchronize()
         t = time.perf_counter()
         m = engine.segment(face)
-        engine.inpaint(face, (m > 0.5).astype(np.float32))
+        m = cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR) if size != engine.size else m
+        engine.inpaint(big, (m > 0.5).astype(np.float32))
         if device == "cuda":
             torch.cuda.synchronize()
         if i >= 3:
@@ -122,13 +145,12 @@ def gflops(engine: Unmasker, size: int) -> float:
     """Forward FLOPs (multiply and add counted apart) of both stages for one face, in GFLOP."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    x = torch.zeros(1, 3, size, size)
-    m = torch.zeros(1, 1, size, size)
+    generator = _generator_for(engine, size)
     engine.segmenter.cpu()
-    engine.generator.cpu()
+    generator.cpu()
     with FlopCounterMode(display=False) as fc, torch.inference_mode():
-        engine.segmenter(x)
-        engine.generator(x, m)
+        engine.segmenter(torch.zeros(1, 3, engine.size, engine.size))
+        generator(torch.zeros(1, 3, size, size), torch.zeros(1, 1, size, size))
     return fc.get_total_flops() / 1e9
 
 
@@ -238,7 +260,33 @@ def score_maskedfacenet(engine: Unmasker, root: Path, finder, limit: int) -> dic
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
-    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
+    return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]} if rows else {}
+
+
+def _rescale_map(m: np.ndarray, size: int) -> np.ndarray:
+    """A binary map -> the same region at `size` (the crop frames share the origin, as
+    `app.align.reframe_map` takes them), float32 {0, 1}."""
+    if m.shape[0] == size:
+        return m.astype(np.float32)
+    k = size / m.shape[0]
+    out = cv2.warpAffine(m.astype(np.float32), np.array([[k, 0, 0], [0, k, 0]]), (size, size), flags=cv2.INTER_LINEAR)
+    return (out > 0.5).astype(np.float32)
+
+
+def _shrink(faces: np.ndarray, size: int) -> np.ndarray:
+    if faces.shape[1] == size:
+        return faces
+    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in faces])
+
+
+def enlarged_fill(engine: Unmasker, masked: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """The models' own generator on faces larger than its crop: shrunk, filled, the fill enlarged
+    back (bilinear, as the paste-back warps it) into the exact map."""
+    small = _shrink(masked, engine.size)
+    done = engine.inpaint(small, np.stack([_rescale_map(t, engine.size) for t in truth]))
+    n = masked.shape[1]
+    up = np.stack([cv2.resize(d, (n, n), interpolation=cv2.INTER_LINEAR) for d in done])
+    return np.where(truth[..., None] > 0.5, up, masked)
 
 
 def evaluate(faces: Path, out: Path, size: int | None, limit: int, models: Path, seed: int,
@@ -246,36 +294,41 @@ def evaluate(faces: Path, out: Path, size: int | None, limit: int, models: Path,
     # Any pair of models can be scored; the report says whether their cards claim training.
     engine = Unmasker.from_installed("cpu", models, allow_untrained=True)
     size = size or engine.size
-    if size != engine.size:
-        raise SystemExit(f"the models in {models} take {engine.size} px faces; pass --size {engine.size}")
+    if size not in engine.fill_sizes:
+        raise SystemExit(f"the models in {models} fill {' or '.join(map(str, engine.fill_sizes))} px faces; "
+                         f"pass --size {engine.size}")
+    methods = METHODS + ((ENLARGED,) if size != engine.size else ())
     finder = MtcnnDlibFinder(enlarge_to=320, min_face=20)
     pairs, skipped = build_pairs(faces, size, limit, seed, only_validation, finder)
     if not pairs:
         raise SystemExit(f"no faces found under {faces}")
-    rows = {m: [] for m in METHODS}
-    seg_rows, outputs, samples = [], {m: [] for m in METHODS}, []
+    rows = {m: [] for m in methods}
+    seg_rows, outputs, samples = [], {m: [] for m in methods}, []
     batch = 32
     for s in range(0, len(pairs), batch):
         chunk = [p for _, p in pairs[s:s + batch]]
         masked = np.stack([p.masked for p in chunk])
         truth = np.stack([p.map for p in chunk]).astype(np.float32)
-        prob = engine.segment(masked)
-        pred = np.stack([clean_map(p) for p in prob])  # the app's own path: threshold and tidy
+        prob = engine.segment(_shrink(masked, engine.size))  # stage 1 runs on the models' crop
+        pred = np.stack([_rescale_map(clean_map(p), size) for p in prob])  # the app's path: threshold and tidy
         ours = engine.inpaint(masked, pred)
         results = {"ours": ours, "ours_tone": np.stack([match_tone(o, x, m) for o, x, m in zip(ours, masked, pred)]),
                    "ours_true_map": engine.inpaint(masked, truth),
                    "telea": np.stack([opencv_inpaint(p.masked, p.map, cv2.INPAINT_TELEA) for p in chunk]),
                    "ns": np.stack([opencv_inpaint(p.masked, p.map, cv2.INPAINT_NS) for p in chunk])}
+        if ENLARGED in methods:
+            results[ENLARGED] = enlarged_fill(engine, masked, truth)
         for i, p in enumerate(chunk):
             seg_rows.append(seg_metrics(pred[i], truth[i]))
-            for m in METHODS:
-                rows[m].append(image_metrics(results[m][i], p.target))
+            for m in methods:
+                rows[m].append({**image_metrics(results[m][i], p.target),
+                                "detail": detail_ratio(results[m][i], p.target, p.map)})
                 if with_fid:
                     outputs[m].append(results[m][i])
             if len(samples) < 8:
                 samples.append((p.masked, (pred[i] * 255).astype(np.uint8), results["ours"][i], results["telea"][i],
                                 p.target))
-    metrics: dict = {m: _mean(rows[m]) for m in METHODS}
+    metrics: dict = {m: _mean(rows[m]) for m in methods}
     if with_fid:
         fids = fid_scores(outputs, [p.target for _, p in pairs])
         for m, v in (fids or {}).items():
@@ -288,7 +341,7 @@ def evaluate(faces: Path, out: Path, size: int | None, limit: int, models: Path,
     metrics["model"] = {
         "segmenter": cards["segmenter"]["architecture"], "inpainter": cards["inpainter"]["architecture"],
         "trained": all(c.get("trained") is True for c in cards.values()),
-        "params": count_parameters(engine.segmenter) + count_parameters(engine.generator),
+        "params": count_parameters(engine.segmenter) + count_parameters(_generator_for(engine, size)),
         "gflops": round(gflops(engine, size), 3),
         "cpu_ms_per_face": round(timing(engine, size, "cpu"), 2),
         "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(),
@@ -297,7 +350,7 @@ def evaluate(faces: Path, out: Path, size: int | None, limit: int, models: Path,
         metrics["model"]["cuda_ms_per_face"] = round(timing(engine, size, "cuda"), 2)
         metrics["model"]["gpu"] = torch.cuda.get_device_name()
         engine.segmenter.cpu()
-        engine.generator.cpu()
+        _generator_for(engine, size).cpu()
         engine.device = torch.device("cpu")
     if mfn is not None and mfn.exists():
         metrics["maskedfacenet"] = score_maskedfacenet(engine, mfn, MtcnnDlibFinder(), mfn_limit)
@@ -317,20 +370,22 @@ def report(m: dict) -> str:
     lines = [f"# Evaluation: {m['n_images']} faces at {m['size']} px", "",
              f"Faces from `{m['faces']}`" + (" (validation identities only)" if m["only_validation"] else "") +
              f", masks drawn with seed {m['seed']}; {m['skipped']} photos skipped (no face found or unreadable).", "",
-             "| method | PSNR (dB) | SSIM | L1 |" + (" FID |" if "fid" in m["ours"] else ""),
-             "|---|---|---|---|" + ("---|" if "fid" in m["ours"] else "")]
+             "| method | PSNR (dB) | SSIM | L1 | detail |" + (" FID |" if "fid" in m["ours"] else ""),
+             "|---|---|---|---|---|" + ("---|" if "fid" in m["ours"] else "")]
     names = {"ours": "ours (predicted map)", "ours_tone": "ours (predicted map), tone matched",
              "ours_true_map": "ours (exact map)", "telea": "OpenCV Telea",
-             "ns": "OpenCV Navier-Stokes"}
-    for k in METHODS:
+             "ns": "OpenCV Navier-Stokes", ENLARGED: "ours at the models' size, enlarged (exact map)"}
+    for k in (k for k in names if k in m):
         r = m[k]
-        lines.append(f"| {names[k]} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['l1']:.4f} |" +
+        lines.append(f"| {names[k]} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['l1']:.4f} | {r.get('detail', float('nan')):.2f} |" +
                      (f" {r['fid']:.2f} |" if "fid" in r else ""))
     best_base = max(m["telea"]["psnr"], m["ns"]["psnr"])
     lines += ["", f"Ours beats the better classic baseline by {m['ours']['psnr'] - best_base:+.2f} dB PSNR "
               f"(exact map: {m['ours_true_map']['psnr'] - best_base:+.2f} dB).",
               f"Distance to the papers' figures at 256 px (PSNR {PAPER['psnr']} dB, SSIM {PAPER['ssim']}): "
-              f"{m['ours']['psnr'] - PAPER['psnr']:+.2f} dB, {m['ours']['ssim'] - PAPER['ssim']:+.4f} SSIM.", "",
+              f"{m['ours']['psnr'] - PAPER['psnr']:+.2f} dB, {m['ours']['ssim'] - PAPER['ssim']:+.4f} SSIM.",
+              "Detail: the fill's Laplacian RMS inside the map (2 px off its edge) over the true face's "
+              "there (1.0 = as sharp as the real face).", "",
               "## Segmentation", "",
               f"- synthetic masks: Dice {m['segmentation']['dice']:.4f}, pixel accuracy "
               f"{m['segmentation']['pixel_accuracy']:.4f}"]

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from app.fileutil import atomic_write_bytes
-from app.inference.engine import INPAINTER_FILE, SEGMENTER_FILE
+from app.inference.engine import INPAINTER_FILE, LARGE_INPAINTER_FILE, SEGMENTER_FILE
 from app.inference.weights import card_path, load_model, read_card
 from training.split import REAL_SPLIT_FILE, SPLIT_FILE
 
@@ -89,8 +89,15 @@ def add_metrics(models: Path, metrics_path: Path) -> None:
     seg_metrics = {**common, "synthetic": m["segmentation"], "maskedfacenet": m.get("maskedfacenet"),
                    "maskedfacenet_note": "all of MaskedFace-Net, on the aligned crop; its tuning half is in stage 1's "
                                          "training data: metrics.real_photos scores the held-out half alone"}
-    inp_metrics = {**common, **{k: m[k] for k in ("ours", "ours_true_map", "telea", "ns")},
+    inp_metrics = {**common, **{k: m[k] for k in ("ours", "ours_true_map", "telea", "ns", "ours_enlarged") if k in m},
                    "papers_at_256": {"psnr": 31.3, "ssim": 0.957}, "model": m["model"]}
+    large = models / LARGE_INPAINTER_FILE
+    if large.exists() and m["size"] == read_card(large)["input_size"]:
+        # An evaluation at the large generator's size is that generator's (stage 1 has its own at its size).
+        card = read_card(large)
+        card["metrics"] = inp_metrics
+        _write_card(large, card)
+        return
     for name, metrics in ((SEGMENTER_FILE, seg_metrics), (INPAINTER_FILE, inp_metrics)):
         path = models / name
         card = read_card(path)
@@ -116,8 +123,10 @@ def add_real_metrics(models: Path, metrics_path: Path) -> None:
         "fill_sharpness": {k: v["median_ratio"] for k, v in m["sharpness"].items()},
         "part": sc["part"],
     }
-    for name in (SEGMENTER_FILE, INPAINTER_FILE):
+    for name in (SEGMENTER_FILE, INPAINTER_FILE, LARGE_INPAINTER_FILE):
         path = models / name
+        if not path.exists():
+            continue
         card = read_card(path)
         card.setdefault("metrics", {})["real_photos"] = real
         _write_card(path, card)
@@ -127,16 +136,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--segmenter", type=Path)
     ap.add_argument("--inpainter", type=Path)
+    ap.add_argument("--large-inpainter", type=Path, help="a generator at a larger size, for large faces")
     ap.add_argument("--metrics", type=Path)
     ap.add_argument("--real-metrics", type=Path, help="the real-photo benchmark's metrics.json")
     ap.add_argument("--to", type=Path, required=True)
     args = ap.parse_args(argv)
-    if not (args.segmenter or args.inpainter or args.metrics or args.real_metrics):
-        ap.error("nothing to do: pass --segmenter/--inpainter and/or --metrics")
+    if not (args.segmenter or args.inpainter or args.large_inpainter or args.metrics or args.real_metrics):
+        ap.error("nothing to do: pass --segmenter/--inpainter/--large-inpainter and/or --metrics")
     if args.segmenter:
         install(args.segmenter, args.to / SEGMENTER_FILE, "segmenter")
     if args.inpainter:
         install(args.inpainter, args.to / INPAINTER_FILE, "generator")
+    if args.large_inpainter:
+        install(args.large_inpainter, args.to / LARGE_INPAINTER_FILE, "generator")
     if args.metrics:
         add_metrics(args.to, args.metrics)
     if args.real_metrics:

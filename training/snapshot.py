@@ -6,7 +6,9 @@ Reads the run's `config.json` and `last.pt` (written atomically by training.trai
 go on meanwhile) and writes `<stage>.safetensors` with a card that says it is a snapshot: the
 step, images seen and wall time so far. With `--pair-with DIR`, the other stage's model is copied
 from DIR (default: the shipped models), so `--out` is a complete models folder for
-`python -m benchmarks.real_photos --models` and `training.evaluate --models`.
+`python -m benchmarks.real_photos --models` and `training.evaluate --models`. A generator trained
+at a larger size than the paired models' is written as their large generator
+(`inpainter_large.safetensors`, for the faces the photo shows large), beside both of theirs.
 """
 from __future__ import annotations
 
@@ -18,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from app.inference.engine import INPAINTER_FILE, SEGMENTER_FILE
+from app.inference.engine import INPAINTER_FILE, LARGE_INPAINTER_FILE, SEGMENTER_FILE
 from app.inference.registry import count_parameters, make_network
-from app.inference.weights import card_path, save_model
+from app.inference.weights import card_path, read_card, save_model
 from app.paths import models_dir
 from training.config import TrainConfig
 
@@ -43,7 +45,10 @@ def snapshot(run: Path, out: Path, pair_with: Path | None = None) -> Path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)  # as the run had it, for the hardware line
     out.mkdir(parents=True, exist_ok=True)
+    src = pair_with or models_dir()
     name = SEGMENTER_FILE if cfg.stage == "segmenter" else INPAINTER_FILE
+    if name == INPAINTER_FILE and cfg.size > read_card(src / INPAINTER_FILE)["input_size"]:
+        name = LARGE_INPAINTER_FILE
     save_model(net.eval(), out / name, cfg.size, trained=True, training={
         "run": cfg.name, "config": cfg.to_dict(), "steps": step, "snapshot": True,
         "note": f"snapshot of a run in progress at step {step} of {cfg.steps}",
@@ -52,11 +57,10 @@ def snapshot(run: Path, out: Path, pair_with: Path | None = None) -> Path:
         "hardware": describe_hardware(torch.device("cpu")) + " (where the snapshot was taken)",
         "wall_s": round(state.get("wall_s", 0.0), 1),
         "last_validation": vals[-1] if vals else None, "generator_parameters": count_parameters(net)})
-    other = SEGMENTER_FILE if name == INPAINTER_FILE else INPAINTER_FILE
-    src = pair_with or models_dir()
-    if not (out / other).exists():
-        shutil.copy2(src / other, out / other)
-        shutil.copy2(card_path(src / other), card_path(out / other))
+    for other in (SEGMENTER_FILE, INPAINTER_FILE):
+        if other != name and not (out / other).exists():
+            shutil.copy2(src / other, out / other)
+            shutil.copy2(card_path(src / other), card_path(out / other))
     return out / name
 
 

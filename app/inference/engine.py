@@ -19,6 +19,9 @@ from app.paths import models_dir
 log = logging.getLogger(__name__)
 SEGMENTER_FILE = "segmenter.safetensors"
 INPAINTER_FILE = "inpainter.safetensors"
+# Optional: a generator that fills at twice the size, for faces the photo shows larger than the
+# models' crop (`app.pipeline` chooses per face); without it every face is filled at `size`.
+LARGE_INPAINTER_FILE = "inpainter_large.safetensors"
 
 
 def _as_batch(faces: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -32,20 +35,31 @@ def _as_batch(faces: np.ndarray) -> tuple[np.ndarray, bool]:
 
 class Unmasker:
     def __init__(self, segmenter: torch.nn.Module, generator: torch.nn.Module, size: int,
-                 device: torch.device | str = "cpu") -> None:
+                 device: torch.device | str = "cpu", large_generator: torch.nn.Module | None = None,
+                 large_size: int = 0) -> None:
         self.device = torch.device(device)
         self.segmenter = segmenter.to(self.device).eval()
         self.generator = generator.to(self.device).eval()
         self.size = int(size)
+        # The generator for large faces and its crop size (0: none, every face is filled at `size`).
+        self.large_generator = large_generator.to(self.device).eval() if large_generator is not None else None
+        self.large_size = int(large_size) if large_generator is not None else 0
         self.notes: list[str] = []  # things the user should be told (a fallback to the CPU); see take_notes
 
     def take_notes(self) -> list[str]:
         notes, self.notes = self.notes, []
         return notes
 
+    @property
+    def fill_sizes(self) -> tuple[int, ...]:
+        """The crop sizes `inpaint` takes: `size`, and `large_size` where a large generator is installed."""
+        return (self.size, self.large_size) if self.large_size else (self.size,)
+
     def _move(self, device: torch.device) -> None:
         self.segmenter.to(device)
         self.generator.to(device)
+        if self.large_generator is not None:
+            self.large_generator.to(device)
 
     def _run(self, fn):
         """fn(device) on the engine's device; when a GPU runs out of memory, that call is redone
@@ -71,7 +85,7 @@ class Unmasker:
 
     @classmethod
     def from_files(cls, segmenter_path: str | Path, inpainter_path: str | Path,
-                   device: str = "auto") -> "Unmasker":
+                   device: str = "auto", large_inpainter_path: str | Path | None = None) -> "Unmasker":
         dev = choose_device(device) if device in ("auto", "cpu", "cuda") else torch.device(device)
         seg, seg_card = load_model(segmenter_path, role="segmenter")
         gen, gen_card = load_model(inpainter_path, role="generator")
@@ -80,8 +94,18 @@ class Unmasker:
                 f"the segmenter expects {seg_card['input_size']} px faces but the inpainter "
                 f"{gen_card['input_size']} px; install a matching pair"
             )
-        engine = cls(seg, gen, gen_card["input_size"], dev)
+        large, large_card = None, None
+        if large_inpainter_path is not None:
+            large, large_card = load_model(large_inpainter_path, role="generator")
+            if large_card["input_size"] <= gen_card["input_size"]:
+                raise UnmaskerError(
+                    f"{Path(large_inpainter_path).name} fills {large_card['input_size']} px faces, not more than "
+                    f"the inpainter's {gen_card['input_size']} px; it is not a generator for large faces"
+                )
+        engine = cls(seg, gen, gen_card["input_size"], dev, large, large_card["input_size"] if large_card else 0)
         engine.cards = {"segmenter": seg_card, "inpainter": gen_card}
+        if large_card is not None:
+            engine.cards["large inpainter"] = large_card
         return engine
 
     @classmethod
@@ -97,7 +121,8 @@ class Unmasker:
                 f"no trained model is installed ({', '.join(missing)} missing in {directory}); "
                 "Unmasker will not fill faces with an untrained network"
             )
-        engine = cls.from_files(seg, inp, device)
+        large = directory / LARGE_INPAINTER_FILE
+        engine = cls.from_files(seg, inp, device, large if large.exists() else None)
         untrained = [name for name, card in engine.cards.items() if card.get("trained") is not True]
         if untrained and not allow_untrained:
             raise ModelNotInstalled(
@@ -110,9 +135,11 @@ class Unmasker:
         t = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
         return t.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)  # (B, 3, H, W) in [-1, 1]
 
-    def _check_size(self, batch: np.ndarray) -> None:
-        if batch.shape[1:3] != (self.size, self.size):
-            raise UnmaskerError(f"the models take {self.size}x{self.size} faces, got {batch.shape[2]}x{batch.shape[1]}")
+    def _check_size(self, batch: np.ndarray, sizes: tuple[int, ...] | None = None) -> None:
+        sizes = sizes or (self.size,)
+        if batch.shape[1] != batch.shape[2] or batch.shape[1] not in sizes:
+            takes = " or ".join(f"{n}x{n}" for n in sizes)
+            raise UnmaskerError(f"the models take {takes} faces, got {batch.shape[2]}x{batch.shape[1]}")
 
     def segment(self, faces: np.ndarray) -> np.ndarray:
         """Mask probability per pixel, float32 in [0, 1]."""
@@ -128,9 +155,11 @@ class Unmasker:
         return out[0] if single else out
 
     def inpaint(self, faces: np.ndarray, maps: np.ndarray) -> np.ndarray:
-        """Fill the map's region (MURF: pixels where the map is 0 come back unchanged)."""
+        """Fill the map's region (MURF: pixels where the map is 0 come back unchanged). Crops of
+        `large_size` go to the large generator, crops of `size` to the other."""
         batch, single = _as_batch(faces)
-        self._check_size(batch)
+        self._check_size(batch, self.fill_sizes)
+        generator = self.large_generator if batch.shape[1] == self.large_size else self.generator
         maps = np.asarray(maps, dtype=np.float32)
         maps = maps[None] if maps.ndim == 2 else maps
         if maps.shape != batch.shape[:3]:
@@ -139,7 +168,7 @@ class Unmasker:
         def run(device):
             with torch.inference_mode():
                 m = torch.from_numpy(np.clip(maps, 0, 1)).to(device)[:, None]
-                out = self.generator(self._to_tensor(batch, device), m)
+                out = generator(self._to_tensor(batch, device), m)
                 out = out.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
                 return out.permute(0, 2, 3, 1).cpu().numpy()
 

@@ -21,11 +21,16 @@ from app.pipeline import LARGE_FILL_FROM, unmask_faces
 from .conftest import EXAMPLE
 
 
-def _with_large(tiny_models, tmp_path, size: int = 128):
+def _with_large(tiny_models, tmp_path, size: int = 128, coarse: bool = False):
+    """tiny_models plus a large generator; with `coarse`, one that refines the small generator's
+    fill, beside a small generator that blanks its hole (as the shipped one does)."""
     d = tmp_path / "models"
     shutil.copytree(tiny_models, d)
     torch.manual_seed(5)
-    gen = make_generator("ganmasker", widths=(4, 8, 8, 16, 16))
+    if coarse:
+        small = make_generator("ganmasker", widths=(4, 8, 8, 16, 16), blank_hole=True)
+        save_model(small, d / "inpainter.safetensors", input_size=64, trained=False)
+    gen = make_generator("ganmasker", widths=(4, 8, 8, 16, 16), coarse_input=coarse)
     save_model(gen, d / LARGE_INPAINTER_FILE, input_size=size, trained=False)
     return d
 
@@ -97,3 +102,46 @@ def test_a_face_the_photo_shows_large_is_filled_at_the_large_size_and_a_small_on
     assert any(r.unmasked for r in result.faces)
     for r in (r for r in result.faces if r.unmasked):
         assert photo_scale(r.aligned) <= LARGE_FILL_FROM and r.fill_aligned is None and r.filled.shape == (64, 64, 3)
+
+
+def test_a_refining_large_generator_is_given_the_small_ones_fill_and_never_the_masks_pixels(
+        tiny_models, tmp_path, rng):
+    """Coarse to fine (`app.inference.coarse`): the large generator's hole holds the small
+    generator's fill of the shrunk face, enlarged; the same face under two different masks over
+    the same region gets the same fill."""
+    from app.inference.coarse import coarse_fill
+
+    engine = Unmasker.from_installed("cpu", directory=_with_large(tiny_models, tmp_path, coarse=True),
+                                     allow_untrained=True)
+    face = rng.integers(0, 256, (1, 128, 128, 3), dtype=np.uint8)
+    hole = np.zeros((1, 128, 128), np.float32)
+    cv2.ellipse(hole[0], (64, 90), (40, 28), 0, 0, 360, 1, -1)
+    blue, pleated = face.copy(), face.copy()
+    blue[hole > 0] = (120, 170, 220)
+    pleated[hole > 0] = rng.integers(0, 256, (int(hole.sum()), 3), dtype=np.uint8)
+    a, b = engine.inpaint(blue, hole), engine.inpaint(pleated, hole)
+    assert np.array_equal(a, b) and not np.array_equal(a[hole > 0], blue[hole > 0])
+    # What the large generator was given: the small one's fill, enlarged, in the hole.
+    with torch.inference_mode():
+        x = torch.from_numpy(blue).permute(0, 3, 1, 2).float() / 127.5 - 1
+        m = torch.from_numpy(hole)[:, None]
+        given = coarse_fill(engine.generator, x, m, 64)
+        small = engine.generator(torch.nn.functional.interpolate(x, size=(64, 64), mode="area"),
+                                 (torch.nn.functional.interpolate(m, size=(64, 64), mode="area") > 0).float())
+        direct = engine.large_generator(given, m)
+    assert torch.equal(given[m.expand_as(given) < 0.5], x[m.expand_as(x) < 0.5])  # outside: the face
+    up = torch.nn.functional.interpolate(small, size=(128, 128), mode="bilinear", align_corners=False)
+    assert torch.allclose(given[:, :, 90, 64], up[:, :, 90, 64])  # inside: the small fill, enlarged
+    direct = direct.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    assert np.array_equal(a[hole > 0], direct[hole > 0])
+
+
+def test_a_refining_large_generator_needs_a_small_one_that_never_sees_the_mask(tiny_models, tmp_path):
+    d = tmp_path / "models"
+    shutil.copytree(tiny_models, d)  # tiny_models' small generator sees the hole's pixels
+    save_model(make_generator("ganmasker", widths=(4, 8, 8, 16, 16), coarse_input=True), d / LARGE_INPAINTER_FILE,
+               input_size=128, trained=False)
+    with pytest.raises(UnmaskerError, match="refines the inpainter's fill"):
+        Unmasker.from_installed("cpu", directory=d, allow_untrained=True)
+    with pytest.raises(ValueError, match="exclude each other"):
+        make_generator("ganmasker", widths=(4, 8, 8, 16, 16), coarse_input=True, blank_hole=True)

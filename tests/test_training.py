@@ -395,6 +395,32 @@ def test_a_generator_trained_at_twice_the_size_snapshots_and_ships_as_the_large_
     Unmasker.from_installed("cpu", dest)  # the cards still match their weights
 
 
+def test_a_refining_generator_trains_on_the_small_generators_fill(dataset, faces_dir, tmp_path):
+    """`coarse` in a config: every batch (and the validation) goes through the frozen small
+    generator's fill first, as the engine gives it; the small generator does not change."""
+    from app.inference.registry import make_generator
+    from app.inference.weights import load_model, save_model
+    from training.train import main as train_main
+
+    if not (dataset / "128").exists():
+        pairs.build(faces_dir, dataset / "landmarks.jsonl", 128, variants=1, seed=7, out=dataset)
+    small = tmp_path / "small.safetensors"
+    save_model(make_generator("ganmasker", widths=(4, 8, 8, 16, 16), blank_hole=True), small, input_size=64)
+    before = small.read_bytes()
+    cfg = _config(tmp_path, dataset, "inpainter", 2, name="tiny_refine", size=128,
+                  network={"widths": [4, 8, 8, 8, 8], "coarse_input": True}, coarse=str(small), bf16=True)
+    assert train_main(["--config", str(cfg), "--out", str(tmp_path / "runs")]) == 0
+    net, card = load_model(tmp_path / "runs" / "tiny_refine" / "inpainter.safetensors", role="generator")
+    assert card["config"]["coarse_input"] is True and card["input_size"] == 128
+    history = json.loads((tmp_path / "runs" / "tiny_refine" / "history.json").read_text())
+    assert any("val_psnr" in h for h in history)
+    assert small.read_bytes() == before
+    bad = _config(tmp_path, dataset, "inpainter", 2, name="tiny_bad", size=128,
+                  network={"widths": [4, 8, 8, 8, 8], "coarse_input": True})
+    with pytest.raises(SystemExit, match="names no 'coarse' generator"):
+        train_main(["--config", str(bad), "--out", str(tmp_path / "runs")])
+
+
 def test_stage1_fine_tunes_on_its_own_data_with_bf16(faces_dir, dataset, tmp_path):
     """training.segdata's arrays (no targets) train stage 1, starting from given weights (a
     fine-tune), with bf16 autocast and channels_last as the CPU config uses them."""

@@ -36,6 +36,9 @@ class TrainConfig:
     val_images: int = 64  # validation images scored at each checkpoint
     threads: int = 0  # torch CPU threads per process (0: torch's default)
     init: str = ""  # weights (.safetensors) to start from when there is no checkpoint: fine-tuning
+    # A smaller generator (.safetensors) whose enlarged fill this one refines (its network config
+    # `coarse_input`; app.inference.coarse): frozen, run on every batch before the network.
+    coarse: str = ""
     bf16: bool = False  # bf16 autocast for the networks' forward passes
     channels_last: bool = False  # NHWC tensors: faster convolutions on CPUs
     ema: float = 0.0  # > 0: keep an exponential moving average of the network's weights with this

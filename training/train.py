@@ -136,7 +136,10 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def validate(cfg: TrainConfig, model: nn.Module, val: PairData, device: torch.device) -> dict[str, float]:
+def validate(cfg: TrainConfig, model: nn.Module, val: PairData, device: torch.device,
+             prepare=None) -> dict[str, float]:
+    """The mean validation score over cfg.val_images; `prepare(masked, map)` is what the batch
+    goes through before the network (the coarse fill a refining generator is given)."""
     model = _unwrap(model)
     was = model.training
     model.eval()
@@ -144,6 +147,8 @@ def validate(cfg: TrainConfig, model: nn.Module, val: PairData, device: torch.de
     scores: list[float] = []
     for s in range(0, n, 16):
         masked, m, target = (t.to(device) for t in val.batch(np.arange(s, min(n, s + 16))))
+        if prepare is not None:
+            masked = prepare(masked, m)
         if cfg.stage == "segmenter":
             prob = torch.sigmoid(model(masked))
             scores += dice_coefficient((prob > 0.5).float(), m, eps=1e-6).tolist()
@@ -187,6 +192,21 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
         if main_proc:
             print(f"starting {cfg.name} from {cfg.init} ({card.get('training', {}).get('steps', '?')} steps)",
                   file=sys.stderr)
+    prepare = None  # what a batch goes through before the network: the coarse fill, for a refining generator
+    if cfg.coarse:
+        from app.inference.coarse import coarse_fill
+        from app.inference.weights import load_model
+
+        if not cfg.network.get("coarse_input"):
+            raise SystemExit(f"{cfg.name}: 'coarse' is set but the network's config has no coarse_input")
+        small, small_card = load_model(cfg.coarse, role="generator", map_location=device)
+        small.requires_grad_(False)
+
+        def prepare(masked: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                return coarse_fill(small, masked, m, small_card["input_size"]).float()
+    elif cfg.network.get("coarse_input"):
+        raise SystemExit(f"{cfg.name}: the network refines a coarse fill, but the config names no 'coarse' generator")
     if cfg.channels_last:
         for m in models.values():
             m.to(memory_format=torch.channels_last)
@@ -240,7 +260,7 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
         if not main_proc:
             return
         history.append({"step": step, "wall_s": round(wall, 1),
-                        **validate(cfg, ema if ema is not None else models["net"], val, device)})
+                        **validate(cfg, ema if ema is not None else models["net"], val, device, prepare)})
         state = {"step": step, "wall_s": wall, "history": json.dumps(history),
                  "models": {k: _unwrap(m).state_dict() for k, m in models.items()},
                  "opts": {k: o.state_dict() for k, o in opts.items()},
@@ -255,6 +275,8 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
     while step < end:
         idx, flips = batch_indices(cfg, data.n, step, rank)
         masked, m, target = (t.to(device, non_blocking=True) for t in data.batch(idx, flips))
+        if prepare is not None:
+            masked = prepare(masked, m)
         if cfg.channels_last:
             masked, m, target = (t.contiguous(memory_format=torch.channels_last) for t in (masked, m, target))
         logs: dict[str, float] = {}

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from app.errors import ModelNotInstalled, UnmaskerError
+from app.inference.coarse import coarse_fill
 from app.inference.device import choose_device
 from app.inference.weights import load_model
 from app.paths import models_dir
@@ -102,6 +103,11 @@ class Unmasker:
                     f"{Path(large_inpainter_path).name} fills {large_card['input_size']} px faces, not more than "
                     f"the inpainter's {gen_card['input_size']} px; it is not a generator for large faces"
                 )
+            if large_card["config"].get("coarse_input") and not gen_card["config"].get("blank_hole"):
+                raise UnmaskerError(
+                    f"{Path(large_inpainter_path).name} refines the inpainter's fill, but this inpainter sees the "
+                    "mask's pixels; install the pair it was trained with"
+                )
         engine = cls(seg, gen, gen_card["input_size"], dev, large, large_card["input_size"] if large_card else 0)
         engine.cards = {"segmenter": seg_card, "inpainter": gen_card}
         if large_card is not None:
@@ -168,7 +174,10 @@ class Unmasker:
         def run(device):
             with torch.inference_mode():
                 m = torch.from_numpy(np.clip(maps, 0, 1)).to(device)[:, None]
-                out = generator(self._to_tensor(batch, device), m)
+                x = self._to_tensor(batch, device)
+                if getattr(generator.config, "coarse_input", False):  # the large generator refines the small one's fill
+                    x = coarse_fill(self.generator, x, (m >= 0.5).float(), self.size)
+                out = generator(x, m)
                 out = out.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
                 return out.permute(0, 2, 3, 1).cpu().numpy()
 

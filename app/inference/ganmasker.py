@@ -29,12 +29,18 @@ class GANMaskerConfig:
     # Blank the hole before the network sees it (LaMa's way): the fill then cannot depend on what
     # the mask looks like (its folds, colour, print). False only for weights trained seeing it.
     blank_hole: bool = False
+    # The hole holds a smaller generator's fill, enlarged (`app.inference.coarse.coarse_fill`,
+    # which the engine and the training loop run before this network): it adds the detail the
+    # enlargement lacks. That fill never saw the mask's pixels, so neither does this network.
+    coarse_input: bool = False
 
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
         self.dilations = tuple(int(d) for d in self.dilations)
         if len(self.widths) < 2:
             raise ValueError("the generator needs at least two encoder blocks")
+        if self.coarse_input and self.blank_hole:
+            raise ValueError("a generator refining a coarse fill sees it: coarse_input and blank_hole exclude each other")
 
 
 class GeBlock(nn.Module):

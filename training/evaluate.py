@@ -113,8 +113,13 @@ def build_pairs(faces_dir: Path, size: int, limit: int, seed: int, only_validati
     return pairs, skipped
 
 
-def _generator_for(engine: Unmasker, size: int) -> torch.nn.Module:
-    return engine.large_generator if size == engine.large_size else engine.generator
+def _stage2(engine: Unmasker, size: int) -> list[torch.nn.Module]:
+    """The generators a face filled at `size` goes through: the models' own, or the large one,
+    after the models' own where it refines that one's fill (`coarse_input`)."""
+    if size == engine.size:
+        return [engine.generator]
+    large = engine.large_generator
+    return ([engine.generator] if getattr(large.config, "coarse_input", False) else []) + [large]
 
 
 def timing(engine: Unmasker, size: int, device: str, repeats: int = 20) -> float:
@@ -123,8 +128,8 @@ def timing(engine: Unmasker, size: int, device: str, repeats: int = 20) -> float
     rng = np.random.default_rng(0)
     face = rng.integers(0, 256, (engine.size, engine.size, 3), dtype=np.uint8)
     big = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-    engine.segmenter.to(device)
-    _generator_for(engine, size).to(device)
+    for net in (engine.segmenter, *_stage2(engine, size)):
+        net.to(device)
     engine.device = torch.device(device)
     times = []
     for i in range(repeats + 3):
@@ -145,12 +150,11 @@ def gflops(engine: Unmasker, size: int) -> float:
     """Forward FLOPs (multiply and add counted apart) of both stages for one face, in GFLOP."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    generator = _generator_for(engine, size)
-    engine.segmenter.cpu()
-    generator.cpu()
     with FlopCounterMode(display=False) as fc, torch.inference_mode():
-        engine.segmenter(torch.zeros(1, 3, engine.size, engine.size))
-        generator(torch.zeros(1, 3, size, size), torch.zeros(1, 1, size, size))
+        engine.segmenter.cpu()(torch.zeros(1, 3, engine.size, engine.size))
+        for net in _stage2(engine, size):
+            n = engine.size if net is engine.generator else size
+            net.cpu()(torch.zeros(1, 3, n, n), torch.zeros(1, 1, n, n))
     return fc.get_total_flops() / 1e9
 
 
@@ -264,13 +268,11 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _rescale_map(m: np.ndarray, size: int) -> np.ndarray:
-    """A binary map -> the same region at `size` (the crop frames share the origin, as
-    `app.align.reframe_map` takes them), float32 {0, 1}."""
+    """A binary map -> the same region at `size`, float32 {0, 1}, in `cv2.resize`'s pixel-centre
+    convention, the one `_shrink` made the smaller crop with."""
     if m.shape[0] == size:
         return m.astype(np.float32)
-    k = size / m.shape[0]
-    out = cv2.warpAffine(m.astype(np.float32), np.array([[k, 0, 0], [0, k, 0]]), (size, size), flags=cv2.INTER_LINEAR)
-    return (out > 0.5).astype(np.float32)
+    return (cv2.resize(m.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR) > 0.5).astype(np.float32)
 
 
 def _shrink(faces: np.ndarray, size: int) -> np.ndarray:
@@ -341,7 +343,7 @@ def evaluate(faces: Path, out: Path, size: int | None, limit: int, models: Path,
     metrics["model"] = {
         "segmenter": cards["segmenter"]["architecture"], "inpainter": cards["inpainter"]["architecture"],
         "trained": all(c.get("trained") is True for c in cards.values()),
-        "params": count_parameters(engine.segmenter) + count_parameters(_generator_for(engine, size)),
+        "params": sum(count_parameters(net) for net in (engine.segmenter, *_stage2(engine, size))),
         "gflops": round(gflops(engine, size), 3),
         "cpu_ms_per_face": round(timing(engine, size, "cpu"), 2),
         "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(),
@@ -349,8 +351,8 @@ def evaluate(faces: Path, out: Path, size: int | None, limit: int, models: Path,
     if torch.cuda.is_available():
         metrics["model"]["cuda_ms_per_face"] = round(timing(engine, size, "cuda"), 2)
         metrics["model"]["gpu"] = torch.cuda.get_device_name()
-        engine.segmenter.cpu()
-        _generator_for(engine, size).cpu()
+        for net in (engine.segmenter, *_stage2(engine, size)):
+            net.cpu()
         engine.device = torch.device("cpu")
     if mfn is not None and mfn.exists():
         metrics["maskedfacenet"] = score_maskedfacenet(engine, mfn, MtcnnDlibFinder(), mfn_limit)

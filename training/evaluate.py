@@ -113,22 +113,13 @@ def build_pairs(faces_dir: Path, size: int, limit: int, seed: int, only_validati
     return pairs, skipped
 
 
-def _stage2(engine: Unmasker, size: int) -> list[torch.nn.Module]:
-    """The generators a face filled at `size` goes through: the models' own, or the large one,
-    after the models' own where it refines that one's fill (`coarse_input`)."""
-    if size == engine.size:
-        return [engine.generator]
-    large = engine.large_generator
-    return ([engine.generator] if getattr(large.config, "coarse_input", False) else []) + [large]
-
-
 def timing(engine: Unmasker, size: int, device: str, repeats: int = 20) -> float:
     """Median milliseconds for one face through both stages, after warm-up (stage 1 on the
     models' crop, stage 2 at `size`: the large generator's where that is its size)."""
     rng = np.random.default_rng(0)
     face = rng.integers(0, 256, (engine.size, engine.size, 3), dtype=np.uint8)
     big = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-    for net in (engine.segmenter, *_stage2(engine, size)):
+    for net in (engine.segmenter, *engine.fill_networks(size)):
         net.to(device)
     engine.device = torch.device(device)
     times = []
@@ -152,7 +143,7 @@ def gflops(engine: Unmasker, size: int) -> float:
 
     with FlopCounterMode(display=False) as fc, torch.inference_mode():
         engine.segmenter.cpu()(torch.zeros(1, 3, engine.size, engine.size))
-        for net in _stage2(engine, size):
+        for net in engine.fill_networks(size):
             n = engine.size if net is engine.generator else size
             net.cpu()(torch.zeros(1, 3, n, n), torch.zeros(1, 1, n, n))
     return fc.get_total_flops() / 1e9
@@ -343,7 +334,7 @@ def evaluate(faces: Path, out: Path, size: int | None, limit: int, models: Path,
     metrics["model"] = {
         "segmenter": cards["segmenter"]["architecture"], "inpainter": cards["inpainter"]["architecture"],
         "trained": all(c.get("trained") is True for c in cards.values()),
-        "params": sum(count_parameters(net) for net in (engine.segmenter, *_stage2(engine, size))),
+        "params": sum(count_parameters(net) for net in (engine.segmenter, *engine.fill_networks(size))),
         "gflops": round(gflops(engine, size), 3),
         "cpu_ms_per_face": round(timing(engine, size, "cpu"), 2),
         "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(),
@@ -351,7 +342,7 @@ def evaluate(faces: Path, out: Path, size: int | None, limit: int, models: Path,
     if torch.cuda.is_available():
         metrics["model"]["cuda_ms_per_face"] = round(timing(engine, size, "cuda"), 2)
         metrics["model"]["gpu"] = torch.cuda.get_device_name()
-        for net in (engine.segmenter, *_stage2(engine, size)):
+        for net in (engine.segmenter, *engine.fill_networks(size)):
             net.cpu()
         engine.device = torch.device("cpu")
     if mfn is not None and mfn.exists():

@@ -56,6 +56,14 @@ class Unmasker:
         """The crop sizes `inpaint` takes: `size`, and `large_size` where a large generator is installed."""
         return (self.size, self.large_size) if self.large_size else (self.size,)
 
+    def fill_networks(self, size: int) -> list[torch.nn.Module]:
+        """The generators a face filled at `size` goes through, in order: the models' own, or the
+        large one, after the models' own where it refines that one's fill (`coarse_input`)."""
+        if size != self.large_size:
+            return [self.generator]
+        refines = getattr(self.large_generator.config, "coarse_input", False)
+        return ([self.generator] if refines else []) + [self.large_generator]
+
     def _move(self, device: torch.device) -> None:
         self.segmenter.to(device)
         self.generator.to(device)
@@ -165,7 +173,7 @@ class Unmasker:
         `large_size` go to the large generator, crops of `size` to the other."""
         batch, single = _as_batch(faces)
         self._check_size(batch, self.fill_sizes)
-        generator = self.large_generator if batch.shape[1] == self.large_size else self.generator
+        *coarse, generator = self.fill_networks(batch.shape[1])
         maps = np.asarray(maps, dtype=np.float32)
         maps = maps[None] if maps.ndim == 2 else maps
         if maps.shape != batch.shape[:3]:
@@ -175,7 +183,7 @@ class Unmasker:
             with torch.inference_mode():
                 m = torch.from_numpy(np.clip(maps, 0, 1)).to(device)[:, None]
                 x = self._to_tensor(batch, device)
-                if getattr(generator.config, "coarse_input", False):  # the large generator refines the small one's fill
+                if coarse:  # the large generator refines the small one's fill
                     x = coarse_fill(self.generator, x, (m >= 0.5).float(), self.size)
                 out = generator(x, m)
                 out = out.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)

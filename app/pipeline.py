@@ -132,6 +132,21 @@ def grow(m: np.ndarray, margin: float) -> np.ndarray:
     return cv2.dilate(m.astype(np.uint8), k).astype(np.float32)
 
 
+def decide_map(prob: np.ndarray, min_mask_fraction: float = MIN_MASK_FRACTION, margin: float = MASK_MARGIN,
+               min_mask_confidence: float = MIN_MASK_CONFIDENCE) -> tuple[np.ndarray, float, np.ndarray, float]:
+    """Stage 1's probabilities for one crop to what gets filled: tidied (`clean_map`), emptied
+    where the face wears no mask (coverage under `min_mask_fraction` or mean probability inside
+    under `min_mask_confidence`), grown by `margin`. Returns (map to fill, coverage, tidied map,
+    confidence), in FaceMask's field order. The app (`find_masks`) and `training.evaluate` both
+    call it, so the synthetic figures are the app's own path."""
+    m = clean_map(prob)
+    coverage = float(m.mean())
+    confidence = float(prob[m > 0].mean()) if m.any() else 0.0
+    if coverage < min_mask_fraction or confidence < min_mask_confidence:
+        m = np.zeros_like(m)
+    return grow(m, margin), coverage, m, confidence
+
+
 def find_masks(pixels: np.ndarray, faces: list[Face], engine, progress: Progress | None = None,
                batch_size: int = 8, min_mask_fraction: float = MIN_MASK_FRACTION,
                margin: float = MASK_MARGIN, min_mask_confidence: float = MIN_MASK_CONFIDENCE) -> list[FaceMask]:
@@ -148,12 +163,7 @@ def find_masks(pixels: np.ndarray, faces: list[Face], engine, progress: Progress
         chunk = aligned[i:i + batch_size]
         probs = engine.segment(np.stack([a.crop for a in chunk]))
         for a, p in zip(chunk, probs):
-            m = clean_map(p)
-            coverage = float(m.mean())
-            confidence = float(p[m > 0].mean()) if m.any() else 0.0
-            if coverage < min_mask_fraction or confidence < min_mask_confidence:
-                m = np.zeros_like(m)
-            out.append(FaceMask(a, grow(m, margin), coverage, m, confidence))
+            out.append(FaceMask(a, *decide_map(p, min_mask_fraction, margin, min_mask_confidence)))
     for face, fm in zip(faces, out):
         face.mask_found = fm.has_mask
     return out

@@ -200,6 +200,26 @@ def test_the_margin_grows_the_map_over_the_mask_edge():
     assert grow(m, 0.0) is m
 
 
+def test_stage_1s_decision_empties_an_unsure_or_tiny_map_and_grows_a_sure_one():
+    """`decide_map` is what the app (find_masks) and the synthetic evaluation fill: a sure map of
+    a mask is grown by the margin, a small or unsure one is emptied (the face left alone)."""
+    from app.pipeline import MASK_MARGIN, MIN_MASK_FRACTION, decide_map
+
+    prob = np.zeros((128, 128), np.float32)
+    prob[60:100, 30:98] = 0.97
+    fill, coverage, tidied, confidence = decide_map(prob)
+    assert abs(coverage - tidied.mean()) < 1e-9 and confidence > 0.95
+    assert tidied[60:100, 30:98].all() and not tidied[:58].any()
+    assert np.array_equal(fill, grow(tidied, MASK_MARGIN)) and fill.sum() > tidied.sum()
+    unsure = np.where(prob > 0, 0.6, 0).astype(np.float32)
+    fill, coverage, tidied, confidence = decide_map(unsure)
+    assert coverage > MIN_MASK_FRACTION and 0.55 < confidence < 0.65
+    assert not fill.any() and not tidied.any()
+    speck = np.zeros_like(prob)
+    speck[80:86, 60:66] = 0.99  # 0.2 % of the crop
+    assert not decide_map(speck)[0].any()
+
+
 def test_a_face_left_alone_stays_so_beside_a_filled_neighbour(rng):
     """A masked neighbour's fill that reaches into an unmasked face's box, or just past it onto the
     cheek and jaw around it, is taken back there, but not inside the masked face's own box where

@@ -283,7 +283,8 @@ def test_evaluate_writes_metrics_report_and_samples(faces_dir, tiny_models, tmp_
         assert set(m[method]) >= {"psnr", "ssim", "l1"}
         assert 5 < m[method]["psnr"] < 60 and 0 < m[method]["ssim"] <= 1
     assert m["n_images"] == 3 and m["size"] == 64
-    assert set(m["segmentation"]) == {"dice", "pixel_accuracy"}
+    assert set(m["segmentation"]) == {"dice", "pixel_accuracy", "no_mask"} and 0 <= m["segmentation"]["no_mask"] <= 1
+    assert 5 < m["ours_no_margin"]["psnr"] < 60  # stage 1's tidied map without the app's decision and margin
     assert m["model"]["params"] > 0 and m["model"]["gflops"] > 0 and m["model"]["cpu_ms_per_face"] > 0
     assert m["model"]["trained"] is False
     assert m["maskedfacenet"]["n_images"] == 2 and 0 <= m["maskedfacenet"]["dice"] <= 1

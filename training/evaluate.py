@@ -7,8 +7,10 @@ Every photo under DIR (recursively) is searched for its face, which is aligned e
 does it; a mask is drawn on it with a seed made from the photo's path (so every run and every
 method sees the same masks); then:
 
-- "ours": stage 1 predicts the map (tidied by `app.pipeline.clean_map`), stage 2 fills it: the
-  app's own path;
+- "ours": stage 1 predicts the map and stage 2 fills it, the app's own path
+  (`app.pipeline.decide_map`: tidied, the mask / no mask decision, grown by the app's margin);
+- "ours_no_margin": the same with stage 1's tidied map as it is (no decision, no margin), what
+  "ours" measured before the evaluation took the app's margin;
 - "ours_tone": "ours" with the app's tone match (`app.tone`: the fill's colour shifted towards the
   skin at its edge), as `unmasker` pastes it;
 - "ours_true_map": stage 2 with the exact map, isolating stage 1's error;
@@ -39,7 +41,7 @@ from app.imageio import read_photo
 from app.inference.engine import Unmasker
 from app.inference.registry import count_parameters
 from app.paths import models_dir
-from app.pipeline import clean_map
+from app.pipeline import clean_map, decide_map
 from app.tone import match_tone
 from training.landmarks import central_face, list_images
 from training.losses import ssim
@@ -47,7 +49,7 @@ from training.pairs import contact_sheet, make_pair, pair_seed, save_png
 from training.split import load_split, split_of
 
 PAPER = {"psnr": 31.3, "ssim": 0.957}  # GANMasker / M2UNet at 256 px
-METHODS = ("ours", "ours_tone", "ours_true_map", "telea", "ns")
+METHODS = ("ours", "ours_no_margin", "ours_tone", "ours_true_map", "telea", "ns")
 # At the large generator's size: what the app did before it, the models' own generator on the face
 # shrunk to their size with the exact map, its fill enlarged back.
 ENLARGED = "ours_enlarged"
@@ -303,16 +305,20 @@ def evaluate(faces: Path, out: Path, size: int | None, limit: int, models: Path,
         masked = np.stack([p.masked for p in chunk])
         truth = np.stack([p.map for p in chunk]).astype(np.float32)
         prob = engine.segment(_shrink(masked, engine.size))  # stage 1 runs on the models' crop
-        pred = np.stack([_rescale_map(clean_map(p), size) for p in prob])  # the app's path: threshold and tidy
+        decided = [decide_map(p) for p in prob]  # the app's path: tidy, decide, grow by the margin
+        pred = np.stack([_rescale_map(d[0], size) for d in decided])
+        tidied = np.stack([_rescale_map(clean_map(p), size) for p in prob])
         ours = engine.inpaint(masked, pred)
-        results = {"ours": ours, "ours_tone": np.stack([match_tone(o, x, m) for o, x, m in zip(ours, masked, pred)]),
+        results = {"ours": ours, "ours_no_margin": engine.inpaint(masked, tidied),
+                   "ours_tone": np.stack([match_tone(o, x, m) for o, x, m in zip(ours, masked, pred)]),
                    "ours_true_map": engine.inpaint(masked, truth),
                    "telea": np.stack([opencv_inpaint(p.masked, p.map, cv2.INPAINT_TELEA) for p in chunk]),
                    "ns": np.stack([opencv_inpaint(p.masked, p.map, cv2.INPAINT_NS) for p in chunk])}
         if ENLARGED in methods:
             results[ENLARGED] = enlarged_fill(engine, masked, truth)
         for i, p in enumerate(chunk):
-            seg_rows.append(seg_metrics(pred[i], truth[i]))
+            seg_rows.append({**seg_metrics(_rescale_map(decided[i][2], size), truth[i]),  # before the margin
+                             "no_mask": float(not decided[i][2].any())})
             for m in methods:
                 rows[m].append({**image_metrics(results[m][i], p.target),
                                 "detail": detail_ratio(results[m][i], p.target, p.map)})
@@ -365,7 +371,9 @@ def report(m: dict) -> str:
              f", masks drawn with seed {m['seed']}; {m['skipped']} photos skipped (no face found or unreadable).", "",
              "| method | PSNR (dB) | SSIM | L1 | detail |" + (" FID |" if "fid" in m["ours"] else ""),
              "|---|---|---|---|---|" + ("---|" if "fid" in m["ours"] else "")]
-    names = {"ours": "ours (predicted map)", "ours_tone": "ours (predicted map), tone matched",
+    names = {"ours": "ours (predicted map, the app's margin)",
+             "ours_no_margin": "ours (predicted map as tidied: no margin, no mask / no mask decision)",
+             "ours_tone": "ours (predicted map, the app's margin), tone matched",
              "ours_true_map": "ours (exact map)", "telea": "OpenCV Telea",
              "ns": "OpenCV Navier-Stokes", ENLARGED: "ours at the models' size, enlarged (exact map)"}
     for k in (k for k in names if k in m):
@@ -381,7 +389,8 @@ def report(m: dict) -> str:
               "there (1.0 = as sharp as the real face).", "",
               "## Segmentation", "",
               f"- synthetic masks: Dice {m['segmentation']['dice']:.4f}, pixel accuracy "
-              f"{m['segmentation']['pixel_accuracy']:.4f}"]
+              f"{m['segmentation']['pixel_accuracy']:.4f} (the map before the margin), "
+              f"{m['segmentation']['no_mask'] * 100:.1f} % of the masked faces judged to wear no mask"]
     mfn = m.get("maskedfacenet")
     if mfn and mfn.get("dice") is not None:
         lines.append(f"- MaskedFace-Net label maps ({mfn['n_images']} faces, {mfn['skipped']} skipped): Dice "

@@ -183,6 +183,28 @@ def test_training_resumes_exactly_where_it_stopped(dataset, tmp_path, stage):
     assert cv2.imread(str(run_a / "loss_curves.png")) is not None
 
 
+def test_training_maps_grow_exactly_as_the_apps_margin_and_reproducibly():
+    """`map_grow`: a training map is dilated the way `app.pipeline.grow` dilates stage 1's map
+    before the fill, pixel for pixel, by a radius that is a function of (seed, step, rank)."""
+    from app.pipeline import grow
+    from training.train import grow_maps, grow_radii
+
+    m = np.zeros((3, 128, 128), np.float32)
+    m[:, 60:100, 30:98] = 1
+    m[1, 50:60, 20:24] = 1  # a strap
+    radii = np.array([0, 2, 3])
+    grown = grow_maps(torch.from_numpy(m)[:, None], radii)[:, 0].numpy()
+    for i, r in enumerate(radii):
+        assert np.array_equal(grown[i], grow(m[i], r / 128))
+    assert grown[2].sum() > grown[1].sum() > m[1].sum()
+    cfg = TrainConfig(name="g", stage="inpainter", architecture="ganmasker", map_grow=[0, 3])
+    a, b = grow_radii(cfg, 16, 7, 0), grow_radii(cfg, 16, 7, 0)
+    assert np.array_equal(a, b) and set(a) <= {0, 1, 2, 3} and len(set(a)) > 1
+    assert not grow_radii(TrainConfig(name="g", stage="inpainter", architecture="ganmasker"), 16, 7, 0).any()
+    with pytest.raises(ValueError):
+        TrainConfig(name="g", stage="inpainter", architecture="ganmasker", map_grow=[3, 1])
+
+
 def test_a_run_with_weight_averaging_exports_and_resumes_the_average(dataset, tmp_path):
     """cfg.ema: the exported generator and the snapshot are the running average of the weights,
     not the last step's, and a paused run picks the average up where it stopped."""

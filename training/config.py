@@ -43,6 +43,10 @@ class TrainConfig:
     channels_last: bool = False  # NHWC tensors: faster convolutions on CPUs
     ema: float = 0.0  # > 0: keep an exponential moving average of the network's weights with this
     # decay; it is what is validated, snapshotted and exported (the raw weights go on training)
+    # Inpainter: each training map grown by a radius drawn from [lo, hi] px (at `size`) with the
+    # app's elliptic kernel (app.pipeline.grow), so the generator learns to fill the region the app
+    # gives it, stage 1's map grown by MASK_MARGIN, and not only a mask's exact outline. (0, 0): off.
+    map_grow: tuple[int, int] = (0, 0)
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -50,6 +54,9 @@ class TrainConfig:
         self.lr_milestones = tuple(float(v) for v in self.lr_milestones)
         self.betas = tuple(float(v) for v in self.betas)
         self.perceptual_layers = tuple(self.perceptual_layers)
+        self.map_grow = tuple(int(v) for v in self.map_grow)
+        if len(self.map_grow) != 2 or not 0 <= self.map_grow[0] <= self.map_grow[1]:
+            raise ValueError(f"map_grow must be [lo, hi] with 0 <= lo <= hi, not {list(self.map_grow)}")
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self)))

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.nn import functional as F
 
 from app.fileutil import atomic_write_bytes
 from app.inference.registry import count_parameters, make_network
@@ -86,6 +87,29 @@ def batch_indices(cfg: TrainConfig, n: int, step: int, rank: int) -> tuple[np.nd
     idx = rng.choice(n, size=min(cfg.batch_size, n), replace=False)
     flips = rng.random(len(idx)) < 0.5 if cfg.flip else np.zeros(len(idx), bool)
     return idx, flips
+
+
+def grow_radii(cfg: TrainConfig, n: int, step: int, rank: int) -> np.ndarray:
+    """How far (px) each map of the step's batch is grown (`map_grow`): like the batch itself, a
+    function of (seed, step, rank) only, so a resumed run grows the same maps."""
+    lo, hi = cfg.map_grow
+    if hi == 0:
+        return np.zeros(n, int)
+    return np.random.default_rng([cfg.seed, step, rank, 1]).integers(lo, hi + 1, size=n)
+
+
+def grow_maps(m: torch.Tensor, radii: np.ndarray) -> torch.Tensor:
+    """(B, 1, N, N) binary maps, each dilated by its radius with the elliptic kernel the app's
+    `app.pipeline.grow` uses (cv2.MORPH_ELLIPSE), so training sees the app's grown maps exactly."""
+    import cv2
+
+    out = m.clone()
+    for r in sorted(set(int(v) for v in radii) - {0}):
+        k = torch.from_numpy(cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2).astype(np.float32))
+        sel = torch.from_numpy(np.nonzero(radii == r)[0]).to(m.device)
+        hit = F.conv2d(m[sel].float(), k[None, None].to(m.device), padding=r)
+        out[sel] = (hit > 0.5).to(m.dtype)
+    return out
 
 
 def lr_lambda(cfg: TrainConfig):
@@ -275,6 +299,8 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
     while step < end:
         idx, flips = batch_indices(cfg, data.n, step, rank)
         masked, m, target = (t.to(device, non_blocking=True) for t in data.batch(idx, flips))
+        if cfg.stage == "inpainter" and cfg.map_grow[1]:
+            m = grow_maps(m, grow_radii(cfg, len(idx), step, rank))
         if prepare is not None:
             masked = prepare(masked, m)
         if cfg.channels_last:

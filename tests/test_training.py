@@ -368,7 +368,7 @@ def test_ship_installs_trained_models_with_full_cards_and_refuses_untrained(data
     assert ship_main(["--metrics", str(tmp_path / "eval" / "metrics.json"), "--to", str(dest)]) == 0
     seg, inp = read_card(dest / "segmenter.safetensors"), read_card(dest / "inpainter.safetensors")
     assert "non-commercial" in seg["licence"] and "split" in seg["data"]
-    assert set(seg["metrics"]["synthetic"]) == {"dice", "pixel_accuracy"}
+    assert set(seg["metrics"]["synthetic"]) == {"dice", "pixel_accuracy", "no_mask"}
     assert inp["metrics"]["telea"]["psnr"] > 0 and inp["training"]["steps"] == 2
     Unmasker.from_installed("cpu", dest)  # the cards still match their weights after the update
     with pytest.raises(SystemExit, match="not shipping"):

@@ -89,7 +89,7 @@ def add_metrics(models: Path, metrics_path: Path) -> None:
     seg_metrics = {**common, "synthetic": m["segmentation"], "maskedfacenet": m.get("maskedfacenet"),
                    "maskedfacenet_note": "all of MaskedFace-Net, on the aligned crop; its tuning half is in stage 1's "
                                          "training data: metrics.real_photos scores the held-out half alone"}
-    inp_metrics = {**common, **{k: m[k] for k in ("ours", "ours_true_map", "telea", "ns", "ours_enlarged") if k in m},
+    inp_metrics = {**common, **{k: m[k] for k in ("ours", "ours_no_margin", "ours_true_map", "telea", "ns", "ours_enlarged") if k in m},
                    "papers_at_256": {"psnr": 31.3, "ssim": 0.957}, "model": m["model"]}
     large = models / LARGE_INPAINTER_FILE
     if large.exists() and m["size"] == read_card(large)["input_size"]:

@@ -125,7 +125,12 @@ class FaceMask:
 def grow(m: np.ndarray, margin: float) -> np.ndarray:
     """A crop-space map grown by `margin` (a share of the crop's size): the filled region reaches
     over the mask's edge, where a trim, a seam or the edge's shadow would otherwise stay."""
-    r = round(margin * m.shape[0])
+    return grow_px(m, round(margin * m.shape[0]))
+
+
+def grow_px(m: np.ndarray, r: int) -> np.ndarray:
+    """A map dilated by `r` pixels with an elliptic kernel (what `grow` does; training grows its
+    maps with it too, so the generator sees the app's grown maps exactly)."""
     if r <= 0 or not m.any():
         return m
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))

@@ -307,7 +307,7 @@ def evaluate(faces: Path, out: Path, size: int | None, limit: int, models: Path,
         prob = engine.segment(_shrink(masked, engine.size))  # stage 1 runs on the models' crop
         decided = [decide_map(p) for p in prob]  # the app's path: tidy, decide, grow by the margin
         pred = np.stack([_rescale_map(d[0], size) for d in decided])
-        tidied = np.stack([_rescale_map(clean_map(p), size) for p in prob])
+        tidied = np.stack([_rescale_map(d[2], size) for d in decided])  # the app's map without the margin
         ours = engine.inpaint(masked, pred)
         results = {"ours": ours, "ours_no_margin": engine.inpaint(masked, tidied),
                    "ours_tone": np.stack([match_tone(o, x, m) for o, x, m in zip(ours, masked, pred)]),

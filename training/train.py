@@ -99,16 +99,14 @@ def grow_radii(cfg: TrainConfig, n: int, step: int, rank: int) -> np.ndarray:
 
 
 def grow_maps(m: torch.Tensor, radii: np.ndarray) -> torch.Tensor:
-    """(B, 1, N, N) binary maps, each dilated by its radius with the elliptic kernel the app's
-    `app.pipeline.grow` uses (cv2.MORPH_ELLIPSE), so training sees the app's grown maps exactly."""
-    import cv2
+    """(B, 1, N, N) binary maps on the CPU, each grown by its radius in pixels by the app's own
+    `app.pipeline.grow_px`, so training sees the app's grown maps exactly."""
+    from app.pipeline import grow_px
 
     out = m.clone()
-    for r in sorted(set(int(v) for v in radii) - {0}):
-        k = torch.from_numpy(cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2).astype(np.float32))
-        sel = torch.from_numpy(np.nonzero(radii == r)[0]).to(m.device)
-        hit = F.conv2d(m[sel].float(), k[None, None].to(m.device), padding=r)
-        out[sel] = (hit > 0.5).to(m.dtype)
+    for i, r in enumerate(int(v) for v in radii):
+        if r:
+            out[i, 0] = torch.from_numpy(grow_px(m[i, 0].numpy(), r)).to(m.dtype)
     return out
 
 
@@ -298,9 +296,10 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
     end = min(cfg.steps, stop_after) if stop_after else cfg.steps
     while step < end:
         idx, flips = batch_indices(cfg, data.n, step, rank)
-        masked, m, target = (t.to(device, non_blocking=True) for t in data.batch(idx, flips))
+        masked, m, target = data.batch(idx, flips)
         if cfg.stage == "inpainter" and cfg.map_grow[1]:
             m = grow_maps(m, grow_radii(cfg, len(idx), step, rank))
+        masked, m, target = (t.to(device, non_blocking=True) for t in (masked, m, target))
         if prepare is not None:
             masked = prepare(masked, m)
         if cfg.channels_last:

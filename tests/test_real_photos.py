@@ -156,6 +156,37 @@ def test_stage1_rows_of_every_kind(example_face):
     assert 0.15 < seen["none"] / 60 < 0.5
 
 
+def test_stage1_wide_rows_wrap_past_the_jaw_and_are_off_unless_asked(example_face):
+    """`wide` rows: the mask reaches past the jaw line on the face's wider side (real masks wrap
+    round to the ear there; the drawn kinds stop at it), every changed pixel in the map; with no
+    share asked for, the rows are exactly the rows built before the kind existed."""
+    need_shared()
+    from app.align import align_face
+    from training.segdata import make_seg_row
+
+    px, face = example_face
+    plain = align_face(px, face.points5, 128)
+    jaw = plain.to_crop(face.points68[0:17])
+
+    def reach(m):  # how far the map passes the jaw line, on its further side, between jaw points 3 and 5
+        xs = np.nonzero(m[int(jaw[3, 1]):int(jaw[5, 1]) + 1])[1]
+        return max(jaw[3:6, 0].min() - xs.min(), xs.max() - jaw[11:14, 0].max())
+
+    wide, plain_masks = [], []
+    for seed in range(80):
+        crop, m, kind = make_seg_row(px, face.points5, face.points68, 128, np.random.default_rng(seed), wide=0.38)
+        again = make_seg_row(px, face.points5, face.points68, 128, np.random.default_rng(seed))
+        if kind != "wide":
+            assert kind == again[2] and np.array_equal(crop, again[0]) and np.array_equal(m, again[1])
+            continue
+        assert again[2] == "mask"  # the wide rows are taken out of the plain masks' share
+        assert not (np.any(crop != plain.crop, axis=2) & (m == 0)).any()
+        wide.append(reach(m))
+        plain_masks.append(reach(again[1]))
+    assert len(wide) > 10
+    assert np.median(wide) > np.median(plain_masks) + 4, f"wide {wide} against plain {plain_masks}"
+
+
 def test_maskedfacenet_rows_never_read_the_held_out_part(tmp_path):
     """Only the tuning part of MaskedFace-Net may train stage 1."""
     need_shared()

@@ -14,7 +14,9 @@ by the row's own seed (so the set is rebuilt bit for bit):
   only the fabric;
 - double: a second mask over the first (a cloth mask over a surgical one, ...), the map their union;
 - extras on a mask: a trim along its edge, an exhalation valve, a transparent window over the
-  mouth (the window is part of the mask: filled too), all inside the map.
+  mouth (the window is part of the mask: filled too), all inside the map;
+- wide (only when the build asks for a share, `--wide`): the mask wraps round the cheek towards
+  the ear, past the jaw line the other kinds stop at, its side in shade, often with a wide ear loop.
 
 Real faces then come in (`--real-scenes`): the tuning halves of RMFD and facemaskdetection, real
 masks with maps from the first release's segmenter and real unmasked people with empty maps
@@ -49,6 +51,7 @@ from training.templates import draw_template_mask, random_template_style
 # Share of each kind among synthetic rows.
 KINDS = (("none", 0.30), ("mask", 0.38), ("low", 0.12), ("double", 0.06), ("extras", 0.14))
 MFN_VARIANTS = 6  # jittered alignments per MaskedFace-Net photo
+SHEET_KINDS = ("none", "mask", "low", "double", "extras", "wide", "maskedfacenet")
 
 
 def _draw_any(crop: np.ndarray, p68: np.ndarray, rng: np.random.Generator, mask_dir: str):
@@ -83,6 +86,44 @@ def draw_double(crop: np.ndarray, p68: np.ndarray, rng: np.random.Generator, mas
     style.nose_cover = float(rng.uniform(0.2, 0.8))
     out, _ = draw_template_mask(inner, outer_pts, style, mask_dir)
     return out, (m1 | np.any(out != crop, axis=2)).astype(np.uint8)
+
+
+def draw_wide(crop: np.ndarray, p68: np.ndarray, rng: np.random.Generator, mask_dir: str):
+    """A mask that wraps round the cheek to the ear, as a real one does on the near side of a turned
+    face (and a little on the far side), where the drawn kinds stop at the jaw line: the jaw points
+    spread away from the nose (the wider half of the face by 12-45 % of its width, the other by up
+    to 12 %), the fabric darkened towards the wrapped side as the face's shade darkens it, and half
+    the time a wide ear loop of the same fabric running on towards the ear. The map is every pixel
+    changed."""
+    p = np.asarray(p68, np.float64).copy()
+    axis = float(p[27:31, 0].mean())
+    near_left = axis - p[0:8, 0].min() >= p[9:17, 0].max() - axis
+    s_near, s_far = rng.uniform(0.12, 0.45), rng.uniform(0.0, 0.12)
+    p[0:8, 0] += (p[0:8, 0] - axis) * (s_near if near_left else s_far)
+    p[9:17, 0] += (p[9:17, 0] - axis) * (s_far if near_left else s_near)
+    out, m = _draw_any(crop, p, rng, mask_dir)
+    ys, xs = np.nonzero(m)
+    if len(xs) < 30:
+        return out, m
+    side = -1.0 if near_left else 1.0
+    edge = float(xs.min() if near_left else xs.max())
+    xx = np.arange(crop.shape[1], dtype=np.float64)
+    t = np.clip((xx - axis) * side / max(abs(edge - axis), 1.0), 0.0, 1.0) ** rng.uniform(0.7, 2.0)
+    if rng.random() < 0.5:  # the ear loop: from the mask's upper side corner on towards the ear
+        fabric = np.median(out[m > 0], axis=0)
+        top = int(np.percentile(ys, 15))
+        row = np.nonzero(m[top])[0]
+        x0 = int(row.min() if near_left else row.max()) if len(row) else int(edge)
+        ear = p[1] + (p[1] - p[27]) * np.array([0.25, 0.0]) if near_left else p[15] + (p[15] - p[27]) * np.array([0.25, 0.0])
+        thick = max(2, round(crop.shape[0] * rng.uniform(0.02, 0.05)))
+        loop = out.copy()
+        cv2.line(loop, (x0, top), (int(ear[0]), int(ear[1])), tuple(float(c) for c in fabric * 0.85), thick, cv2.LINE_AA)
+        m = (m | np.any(loop != out, axis=2)).astype(np.uint8)
+        out = loop
+    shade = 1.0 - (1.0 - rng.uniform(0.25, 0.9)) * t  # 1 at the nose, darkest at the wrapped edge
+    dark = np.clip(np.round(out.astype(np.float64) * shade[None, :, None]), 0, 255).astype(np.uint8)
+    out = np.where(m[..., None] > 0, dark, out)
+    return out, m.astype(np.uint8)
 
 
 def add_extras(masked: np.ndarray, face: np.ndarray, m: np.ndarray, rng: np.random.Generator):
@@ -126,8 +167,10 @@ def add_extras(masked: np.ndarray, face: np.ndarray, m: np.ndarray, rng: np.rand
 
 
 def make_seg_row(image: np.ndarray, points5, points68, size: int, rng: np.random.Generator,
-                 mask_dir: str = str(DEFAULT_MASK_DIR)) -> tuple[np.ndarray, np.ndarray, str]:
-    """(input crop, map {0, 1}, kind) for one face photo."""
+                 mask_dir: str = str(DEFAULT_MASK_DIR), wide: float = 0.0) -> tuple[np.ndarray, np.ndarray, str]:
+    """(input crop, map {0, 1}, kind) for one face photo. `wide`, a share of all rows taken out of
+    the "mask" kind's, makes those rows "wide" (`draw_wide`); with 0 the rows are what they were
+    before that kind existed, draw for draw."""
     aligned = align_face(image, np.asarray(points5, np.float64), size)
     p68 = aligned.to_crop(np.asarray(points68, np.float64))
     crop = aligned.crop
@@ -137,12 +180,16 @@ def make_seg_row(image: np.ndarray, points5, points68, size: int, rng: np.random
             kind = name
             break
         u -= share
+    if kind == "mask" and u < wide:
+        kind = "wide"
     if kind == "none":
         return crop, np.zeros(crop.shape[:2], np.uint8), kind
     if kind == "low":
         out, m = draw_low(crop, p68, rng, mask_dir)
     elif kind == "double":
         out, m = draw_double(crop, p68, rng, mask_dir)
+    elif kind == "wide":
+        out, m = draw_wide(crop, p68, rng, mask_dir)
     else:
         out, m = _draw_any(crop, p68, rng, mask_dir)
         if kind == "extras":
@@ -268,7 +315,7 @@ def append_rows(dest: Path, rows: list[tuple[np.ndarray, np.ndarray, str]], note
 
 
 def build(faces: Path, landmarks: Path, size: int, variants: int, seed: int, out: Path, mfn: Path | None,
-          limit: int = 0) -> dict[str, int]:
+          limit: int = 0, wide: float = 0.0) -> dict[str, int]:
     cache = load_cache(landmarks)
     split = load_split()
     items = sorted((p, f) for p, f in cache.items() if f is not None)
@@ -295,7 +342,7 @@ def build(faces: Path, landmarks: Path, size: int, variants: int, seed: int, out
                 photo_path, image = path, read_photo(faces / path).pixels
             f = cache[path]
             rng = np.random.default_rng(pair_seed(seed, "seg:" + path, v))
-            masked[i], maps[i], kind = make_seg_row(image, f["points5"], f["points68"], size, rng)
+            masked[i], maps[i], kind = make_seg_row(image, f["points5"], f["points68"], size, rng, wide=wide)
             kinds.append(kind)
             if (i + 1) % 2000 == 0:
                 print(f"{s}: {i + 1}/{n}", file=sys.stderr)
@@ -308,13 +355,13 @@ def build(faces: Path, landmarks: Path, size: int, variants: int, seed: int, out
         del masked, maps
         for k in ("masked", "map"):
             (dest / f"{s}_{k}.npy.part").replace(dest / f"{s}_{k}.npy")
-        index = {"size": size, "seed": seed, "variants": variants, "rows": [[p, v] for p, v in rows],
+        index = {"size": size, "seed": seed, "variants": variants, "wide": wide, "rows": [[p, v] for p, v in rows],
                  "maskedfacenet_rows": len(extra) if s == "train" else 0, "kinds": kinds,
                  "kind_counts": {k: kinds.count(k) for k in sorted(set(kinds))}}
         atomic_write_bytes(dest / f"{s}_index.json", json.dumps(index).encode())
         if s == "train" and n:
             mk, mp = np.load(dest / "train_masked.npy", mmap_mode="r"), np.load(dest / "train_map.npy", mmap_mode="r")
-            for kind in ("none", "mask", "low", "double", "extras", "maskedfacenet"):
+            for kind in SHEET_KINDS:
                 where = [i for i, k in enumerate(kinds) if k == kind][:4]
                 sheet += [(mk[i], mp[i]) for i in where]
     if sheet:
@@ -332,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", type=int, default=2, help="rows per training photo")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--wide", type=float, default=0.0,
+                    help="share of rows whose mask wraps round the cheek to the ear (taken out of the plain masks' %.2f)"
+                    % dict(KINDS)["mask"])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--real-scenes", type=Path, metavar="REAL_MASKED",
                     help="instead: add the tuning halves of RMFD and facemaskdetection to the set in --out")
@@ -347,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = real_scene_rows(a.real_scenes, labeller, a.size, a.seed, variants=a.real_variants)
         print(json.dumps(append_rows(a.out / str(a.size), rows, f"real scenes labelled by {a.labeller}")))
         return 0
-    print(json.dumps(build(a.faces, a.landmarks, a.size, a.variants, a.seed, a.out, a.maskedfacenet, a.limit)))
+    print(json.dumps(build(a.faces, a.landmarks, a.size, a.variants, a.seed, a.out, a.maskedfacenet, a.limit,
+                                a.wide)))
     return 0
 
 

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.nn import functional as F
 
 from app.fileutil import atomic_write_bytes
 from app.inference.registry import count_parameters, make_network

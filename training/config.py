@@ -29,6 +29,10 @@ class TrainConfig:
     loss_weights: dict[str, float] = field(default_factory=lambda: {"adv": 1.0, "rec": 100.0, "per": 10.0})
     perceptual_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")
     perceptual_size: int = 0  # 0: VGG19 sees the full image; else it is resized to this first
+    # The style loss (loss_weights["style"], 0 or absent: off): Gram matrices of these VGG19
+    # layers, of the fill pasted into the true face against the true face (training.perceptual.StyleLoss)
+    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1")
+    style_size: int = 0  # 0: at the training size (the fine detail it is for lives there)
     flip: bool = True  # random horizontal flips
     seed: int = 0
     log_every: int = 25
@@ -54,6 +58,7 @@ class TrainConfig:
         self.lr_milestones = tuple(float(v) for v in self.lr_milestones)
         self.betas = tuple(float(v) for v in self.betas)
         self.perceptual_layers = tuple(self.perceptual_layers)
+        self.style_layers = tuple(self.style_layers)
         self.map_grow = tuple(int(v) for v in self.map_grow)
         if len(self.map_grow) != 2 or not 0 <= self.map_grow[0] <= self.map_grow[1]:
             raise ValueError(f"map_grow must be [lo, hi] with 0 <= lo <= hi, not {list(self.map_grow)}")

@@ -104,3 +104,33 @@ class PerceptualLoss(nn.Module):
             ft = self.vgg(target)
         fo = self.vgg(output)
         return sum(F.l1_loss(a, b) for a, b in zip(fo, ft)) / (len(fo) * FEATURE_SCALE)
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """(N, C, C): the features' Gram matrix over positions, divided by C x H x W (Gatys et al.; the
+    normalisation of Liu et al.'s partial-convolution style loss)."""
+    n, c, h, w = features.shape
+    f = features.reshape(n, c, h * w).float()
+    return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
+
+
+class StyleLoss(nn.Module):
+    """Texture statistics: the mean L1 distance between the Gram matrices of VGG19's features of
+    two images (Liu et al., "Image inpainting for irregular holes using partial convolutions",
+    2018: what makes a fill carry the grain of what it replaces instead of its blurred average,
+    which the reconstruction and perceptual losses reward). Where they match, the fill's fine
+    detail is as strong and as varied as the true face's, without having to be in the same place."""
+
+    def __init__(self, layers: tuple[str, ...] = ("relu1_1", "relu2_1"), size: int = 0) -> None:
+        super().__init__()
+        self.vgg = VGG19Features(layers)
+        self.size = size
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.size and output.shape[-1] != self.size:
+            output = F.interpolate(output, size=(self.size, self.size), mode="area")
+            target = F.interpolate(target, size=(self.size, self.size), mode="area")
+        with torch.no_grad():
+            gt = [gram(f / FEATURE_SCALE) for f in self.vgg(target)]
+        go = [gram(f / FEATURE_SCALE) for f in self.vgg(output)]
+        return sum(F.l1_loss(a, b) for a, b in zip(go, gt)) / len(go)

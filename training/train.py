@@ -31,6 +31,7 @@ from app.inference.registry import count_parameters, make_network
 from app.inference.weights import save_model
 from training.config import TrainConfig, load_config
 from training.discriminator import DiscriminatorConfig, PatchDiscriminator
+from training.evaluate import detail_ratio
 from training.losses import (dice_coefficient, lsgan_d_loss, lsgan_g_loss, reconstruction_loss,
                              segmentation_loss)
 from training.plot import plot_curves
@@ -156,6 +157,11 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(255.0 ** 2 / mse)
 
 
+def to_uint8(*images: torch.Tensor) -> list[np.ndarray]:
+    """(3, H, W) images in [-1, 1] as (H, W, 3) uint8, rounded as they would be saved."""
+    return [x.add(1).mul(127.5).round().clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy() for x in images]
+
+
 @torch.no_grad()
 def validate(cfg: TrainConfig, model: nn.Module, val: PairData, device: torch.device,
              prepare=None) -> dict[str, float]:
@@ -166,6 +172,7 @@ def validate(cfg: TrainConfig, model: nn.Module, val: PairData, device: torch.de
     model.eval()
     n = min(cfg.val_images, val.n)
     scores: list[float] = []
+    details: list[float] = []
     for s in range(0, n, 16):
         masked, m, target = (t.to(device) for t in val.batch(np.arange(s, min(n, s + 16))))
         if prepare is not None:
@@ -174,10 +181,15 @@ def validate(cfg: TrainConfig, model: nn.Module, val: PairData, device: torch.de
             prob = torch.sigmoid(model(masked))
             scores += dice_coefficient((prob > 0.5).float(), m, eps=1e-6).tolist()
         else:
-            scores += psnr(model(masked, m), target).tolist()
+            fake = model(masked, m)
+            scores += psnr(fake, target).tolist()
+            details += [detail_ratio(*to_uint8(a, b), k) for a, b, k in zip(fake, target, m[:, 0].cpu().numpy())]
     model.train(was)
-    key = "val_dice" if cfg.stage == "segmenter" else "val_psnr"
-    return {key: float(np.mean(scores))} if scores else {}
+    if not scores:
+        return {}
+    if cfg.stage == "segmenter":
+        return {"val_dice": float(np.mean(scores))}
+    return {"val_psnr": float(np.mean(scores)), "val_detail": float(np.median(details))}
 
 
 def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
@@ -262,6 +274,11 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
         from training.perceptual import PerceptualLoss
 
         perceptual = PerceptualLoss(cfg.perceptual_layers, cfg.perceptual_size).to(device)
+    style = None
+    if cfg.stage == "inpainter" and cfg.loss_weights.get("style", 0):
+        from training.perceptual import StyleLoss
+
+        style = StyleLoss(cfg.style_layers, cfg.style_size).to(device)
     data = PairData(cfg.data, cfg.size, "train")
     val = PairData(cfg.data, cfg.size, "val") if main_proc else None
     w = cfg.loss_weights
@@ -331,12 +348,16 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
                 l_g_adv = lsgan_g_loss(disc(fake).float())
                 l_g_per = (perceptual(fake, target).float() if perceptual is not None
                            else torch.zeros((), device=device))
+                # The fill as the app pastes it: the true face outside the map.
+                l_g_sty = (style(target + m * (fake - target), target).float() if style is not None
+                           else torch.zeros((), device=device))
             l_g_rec = reconstruction_loss(fake, target)
-            l_g = w.get("adv", 1.0) * l_g_adv + w.get("rec", 100.0) * l_g_rec + w.get("per", 10.0) * l_g_per
+            l_g = (w.get("adv", 1.0) * l_g_adv + w.get("rec", 100.0) * l_g_rec + w.get("per", 10.0) * l_g_per
+                   + w.get("style", 0.0) * l_g_sty)
             l_g.backward()
             opts["net"].step()
             logs = {"g": l_g.item(), "d": l_d.item(), "adv": l_g_adv.item(), "rec": l_g_rec.item(),
-                    "per": l_g_per.item()}
+                    "per": l_g_per.item(), **({"style": l_g_sty.item()} if style is not None else {})}
         for s in scheds.values():
             s.step()
         if ema is not None:

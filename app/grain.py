@@ -19,9 +19,30 @@ GRAIN_SIGMA = 0.7  # px: the grain's blur, so it reads as skin texture and senso
 BAND = 0.12  # the skin band's height above the mask, as a share of the mask's height
 
 
-def skin_above(face_map: np.ndarray, band: float = BAND) -> np.ndarray:
+# The eyes' extent around each eye centre, as shares of the distance between the eye centres
+# (an eye is about half that wide; with its lids and lashes, about a third as tall).
+EYE_HALF_WIDTH, EYE_HALF_HEIGHT = 0.38, 0.2
+
+
+def eye_regions(points5: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: an ellipse around each eye of a face (its five points, `app.faces.Face`),
+    along the line through the eyes: lids and lashes, which are not skin."""
+    out = np.zeros(shape, np.uint8)
+    left, right = np.asarray(points5[0], float), np.asarray(points5[1], float)
+    d = float(np.hypot(*(right - left)))
+    if d < 1:
+        return out > 0
+    angle = float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
+    axes = (max(1, round(EYE_HALF_WIDTH * d)), max(1, round(EYE_HALF_HEIGHT * d)))
+    for c in (left, right):
+        cv2.ellipse(out, (round(c[0]), round(c[1])), axes, angle, 0, 360, 1, -1)
+    return out > 0
+
+
+def skin_above(face_map: np.ndarray, band: float = BAND, avoid: np.ndarray | None = None) -> np.ndarray:
     """(H, W) bool: the visible skin just above the mask (a band of `band` of the mask's height
-    over its top edge, column by column, in the middle 60 % of its width, outside the map)."""
+    over its top edge, column by column, in the middle 60 % of its width, outside the map), less
+    `avoid` where given (`eye_regions`: a mask worn up to the eyes has its lids and lashes there)."""
     m = face_map > 127
     ys, xs = np.nonzero(m)
     out = np.zeros_like(m)
@@ -35,7 +56,8 @@ def skin_above(face_map: np.ndarray, band: float = BAND) -> np.ndarray:
     tops = np.argmax(m[:, cols], axis=0)
     for x, top in zip(cols, tops):
         out[max(0, top - gap - band_h):max(0, top - gap), x] = True
-    return out & ~m
+    out &= ~m
+    return out & ~avoid if avoid is not None else out
 
 
 # Grey levels (standard deviation) at most of the noise a fill gets where no clean skin gives

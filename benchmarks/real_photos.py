@@ -45,7 +45,7 @@ import numpy as np
 from app.align import warp_mask_to_photo
 from app.faces import ENGINES, FaceFinder, _iou, box_side, centre_in, make_face_finder
 from app.fileutil import atomic_write_bytes
-from app.grain import detail_rms, skin_above
+from app.grain import detail_rms, eye_regions, skin_above
 from app.imageio import read_photo
 from app.inference.engine import Unmasker
 from app.paths import models_dir
@@ -119,9 +119,10 @@ class FillRegions:
     edge: int  # how far `inner` is shrunk: 6 % of the width, at least 2 px
 
 
-def fill_regions(face_map: np.ndarray) -> FillRegions | None:
+def fill_regions(face_map: np.ndarray, eyes: np.ndarray | None = None) -> FillRegions | None:
     """One face's photo-space map (uint8) -> its FillRegions (the skin band: 12 % of the mask's
-    height, the middle 60 % of its width), or None for a map under 50 px."""
+    height, the middle 60 % of its width, less `eyes` where given: `app.grain.eye_regions`), or
+    None for a map under 50 px."""
     m = face_map > 127
     ys, xs = np.nonzero(m)
     if len(ys) < 50:
@@ -129,13 +130,14 @@ def fill_regions(face_map: np.ndarray) -> FillRegions | None:
     width = int(xs.max() + 1 - xs.min())
     edge = max(2, round(0.06 * width))
     inner = cv2.erode(m.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * edge + 1,) * 2)) > 0
-    return FillRegions(inner, skin_above(face_map), int(ys.min()), int(ys.max() + 1 - ys.min()), width, edge)
+    return FillRegions(inner, skin_above(face_map, avoid=eyes), int(ys.min()), int(ys.max() + 1 - ys.min()), width, edge)
 
 
-def sharpness(out: np.ndarray, face_map: np.ndarray) -> tuple[float, float] | None:
+def sharpness(out: np.ndarray, face_map: np.ndarray, eyes: np.ndarray | None = None) -> tuple[float, float] | None:
     """(Laplacian RMS ratio fill / skin just above the mask, mask width in px) for one face's
-    photo-space map (uint8), or None where either region is too small to measure (`fill_regions`)."""
-    r = fill_regions(face_map)
+    photo-space map (uint8), or None where either region is too small to measure (`fill_regions`;
+    `eyes`: what the skin band leaves out)."""
+    r = fill_regions(face_map, eyes)
     if r is None:
         return None
     grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
@@ -145,12 +147,12 @@ def sharpness(out: np.ndarray, face_map: np.ndarray) -> tuple[float, float] | No
     return fill / skin, float(r.width)
 
 
-def tone_gap(out: np.ndarray, face_map: np.ndarray) -> tuple[float, float] | None:
+def tone_gap(out: np.ndarray, face_map: np.ndarray, eyes: np.ndarray | None = None) -> tuple[float, float] | None:
     """(|dL|, |d(a, b)|) in CIELAB between the fill's top quarter (the nose and upper cheeks) and
     the visible skin just above the mask (`fill_regions`): the same skin on either side of the
     mask's top edge, so a pale, dark or tinted fill shows as a gap. None where either region is
     too small."""
-    r = fill_regions(face_map)
+    r = fill_regions(face_map, eyes)
     if r is None:
         return None
     quarter = r.inner.copy()
@@ -190,6 +192,21 @@ def margin_cover(f, truth: np.ndarray) -> list[float]:
 def face_maps(result: UnmaskResult, shape: tuple[int, int]) -> list[np.ndarray]:
     """Each filled face's own photo-space map."""
     return [warp_mask_to_photo(f.map, f.aligned, shape) for f in result.faces if f.unmasked]
+
+
+def measure_fill(b: "Bench", out: np.ndarray, face_map: np.ndarray, points5: np.ndarray, what: str,
+                 natural: bool = False) -> None:
+    """One fill's sharpness and tone gap (or, `natural`, a real lower face's), against the skin
+    above the mask less the eyes (a mask worn high has the lids and lashes in that band, which
+    are not skin and outdo any face's detail), and, to compare with earlier figures, against the
+    whole band, eyes and all."""
+    sharp, tones = (b.natural_sharp, b.natural_tones) if natural else (b.sharp, b.tones)
+    for eyes, key in ((eye_regions(points5, out.shape[:2]), ""), (None, "with_eyes")):
+        s, t = sharpness(out, face_map, eyes), tone_gap(out, face_map, eyes)
+        if s is not None:
+            sharp.append((s[0], s[1], what + ("/" + key if key else "")))
+        if t is not None:
+            tones.append((*t, key))
 
 
 def changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -252,11 +269,12 @@ class Bench:
     engine: Unmasker
     finder: FaceFinder
     out: Path
-    sharp: list[tuple[float, float, str]] = field(default_factory=list)  # (ratio, width, set)
-    tones: list[tuple[float, float]] = field(default_factory=list)  # (|dL|, |dab|) fill top vs skin above
+    # (ratio, width, set), the set's name + "/with_eyes" for the band with the eyes (`measure_fill`)
+    sharp: list[tuple[float, float, str]] = field(default_factory=list)
+    tones: list[tuple[float, float, str]] = field(default_factory=list)  # (|dL|, |dab|, "" or "with_eyes")
     # The same two measures on unmasked faces as they are (`natural_reference`): what a real lower face scores.
     natural_sharp: list[tuple[float, float, str]] = field(default_factory=list)
-    natural_tones: list[tuple[float, float]] = field(default_factory=list)
+    natural_tones: list[tuple[float, float, str]] = field(default_factory=list)
     coverages: list[dict] = field(default_factory=list)  # per face: coverage and what it truly is
     seconds: dict[str, float] = field(default_factory=dict)
     grain: bool = True
@@ -273,13 +291,10 @@ class Bench:
                             **overrides)
 
     def measure_sharpness(self, result: UnmaskResult, pixels_shape, what: str) -> None:
-        for m in face_maps(result, pixels_shape[:2]):
-            s = sharpness(result.pixels, m)
-            if s is not None:
-                self.sharp.append((s[0], s[1], what))
-            t = tone_gap(result.pixels, m)
-            if t is not None:
-                self.tones.append(t)
+        for f in result.faces:
+            if f.unmasked:
+                measure_fill(self, result.pixels, warp_mask_to_photo(f.map, f.aligned, pixels_shape[:2]),
+                             f.face.points5, what)
 
 
 # A surgical mask worn over the nose (`training.masks`'s outline, from the face's 68 points): where
@@ -296,12 +311,7 @@ def natural_reference(b: Bench, pixels: np.ndarray, faces) -> None:
             continue
         m = np.zeros(pixels.shape[:2], np.uint8)
         cv2.fillPoly(m, [np.round(mask_polygon(f.points68, REFERENCE_MASK)).astype(np.int32)], 255)
-        s = sharpness(pixels, m)
-        if s is not None:
-            b.natural_sharp.append((s[0], s[1], "unmasked"))
-        t = tone_gap(pixels, m)
-        if t is not None:
-            b.natural_tones.append(t)
+        measure_fill(b, pixels, m, f.points5, "unmasked", natural=True)
 
 
 def section_untouched(b: Bench, faces_dir: Path, per_source: int, second_half: bool = False) -> dict:
@@ -545,15 +555,18 @@ def section_rmfd(b: Bench, data: Path, part: str, limit: int) -> dict:
             "photos_with_a_face_filled": photos_filled, "sheets": save_sheets(b.out, "rmfd_faces", tiles, per_page=40)}
 
 
-def sharpness_table(samples: list[tuple[float, float, str]]) -> dict:
+def sharpness_table(samples: list[tuple[float, float, str]], with_eyes: bool = False) -> dict:
+    """Median ratio by mask width, against the skin band less the eyes or (`with_eyes`) all of it."""
     out = {}
+    samples = [x for x in samples if x[2].endswith("/with_eyes") == with_eyes]
     for lo, hi, name in WIDTH_BINS:
         v = [r for r, w, _ in samples if lo <= w < hi]
         out[name] = {"faces": len(v), "median_ratio": float(np.median(v)) if v else None}
     return out
 
 
-def tone_table(tones: list[tuple[float, float]]) -> dict:
+def tone_table(tones: list[tuple[float, float, str]], with_eyes: bool = False) -> dict:
+    tones = [t for t in tones if (t[2] == "with_eyes") == with_eyes]
     return {"faces": len(tones), "median_dL": float(np.median([t[0] for t in tones])) if tones else None,
             "median_dab": float(np.median([t[1] for t in tones])) if tones else None}
 
@@ -628,22 +641,23 @@ def report(m: dict) -> str:
     lines += [f"| real scenes with a face filled ({sc['part']}) | {sc['photos_with_a_face_filled']}/{sc['photos']} |",
               f"| RMFD scenes ({rm['part']}): faces found / filled / judged unmasked | {rm['faces_found']} / {rm['faces_filled']} / "
               f"{rm['faces_judged_no_mask']} in {rm['photos']} photos ({rm['photos_with_a_face_filled']} with a face filled) |"]
-    for name, v in m["sharpness"].items():
-        r = "n/a" if v["median_ratio"] is None else f"{v['median_ratio']:.2f}"
-        lines.append(f"| fill sharpness / skin above, mask {name} wide | {r} ({v['faces']} faces) |")
-    tg = m.get("tone_gap") or {}
-    if tg.get("faces"):
-        lines.append(f"| tone gap, fill's top quarter vs skin above (CIELAB median abs dL / d(a,b)) | "
-                     f"{tg['median_dL']:.1f} / {tg['median_dab']:.1f} ({tg['faces']} faces) |")
-    ref = m.get("natural_reference") or {}
-    for name, v in (ref.get("sharpness") or {}).items():
-        if v["median_ratio"] is not None:
-            lines.append(f"| reference, unmasked faces as they are: lower face sharpness / skin above, {name} wide | "
-                         f"{v['median_ratio']:.2f} ({v['faces']} faces) |")
-    rt = ref.get("tone_gap") or {}
-    if rt.get("faces"):
-        lines.append(f"| reference, unmasked faces as they are: tone gap | {rt['median_dL']:.1f} / {rt['median_dab']:.1f} "
-                     f"({rt['faces']} faces) |")
+    for part, where in ((m, "skin above, eyes left out"), (m.get("with_eyes") or {}, "the band above, eyes and all")):
+        for name, v in (part.get("sharpness") or {}).items():
+            r = "n/a" if v["median_ratio"] is None else f"{v['median_ratio']:.2f}"
+            lines.append(f"| fill sharpness / {where}, mask {name} wide | {r} ({v['faces']} faces) |")
+        tg = part.get("tone_gap") or {}
+        if tg.get("faces"):
+            lines.append(f"| tone gap, fill's top quarter vs {where} (CIELAB median abs dL / d(a,b)) | "
+                         f"{tg['median_dL']:.1f} / {tg['median_dab']:.1f} ({tg['faces']} faces) |")
+        ref = part.get("natural_reference") or {}
+        for name, v in (ref.get("sharpness") or {}).items():
+            if v["median_ratio"] is not None:
+                lines.append(f"| reference, unmasked faces as they are: lower face sharpness / {where}, {name} wide | "
+                             f"{v['median_ratio']:.2f} ({v['faces']} faces) |")
+        rt = ref.get("tone_gap") or {}
+        if rt.get("faces"):
+            lines.append(f"| reference, unmasked faces as they are: tone gap vs {where} | {rt['median_dL']:.1f} / "
+                         f"{rt['median_dab']:.1f} ({rt['faces']} faces) |")
     lines += ["", "Contact sheets: " + ", ".join(m["sheets"])]
     return "\n".join(lines) + "\n"
 
@@ -714,6 +728,10 @@ def main(argv: list[str] | None = None) -> int:
     m["sharpness"] = sharpness_table(b.sharp)
     m["tone_gap"] = tone_table(b.tones)
     m["natural_reference"] = {"sharpness": sharpness_table(b.natural_sharp), "tone_gap": tone_table(b.natural_tones)}
+    # The same against the whole band, the eyes in it, as measured before the eyes were left out.
+    m["with_eyes"] = {"sharpness": sharpness_table(b.sharp, True), "tone_gap": tone_table(b.tones, True),
+                      "natural_reference": {"sharpness": sharpness_table(b.natural_sharp, True),
+                                            "tone_gap": tone_table(b.natural_tones, True)}}
     m["seconds"] = time.perf_counter() - t0
     m["section_seconds"] = {k: round(v, 1) for k, v in b.seconds.items()}
     m["sheets"] = sorted(p.name for p in a.out.glob("sheet_*.png"))

@@ -226,6 +226,32 @@ def test_sharpness_ratio_measures_a_soft_fill():
     assert sharpness(soft, m)[0] < 0.3
 
 
+def test_the_skin_above_a_mask_worn_up_to_the_eyes_leaves_the_eyes_out():
+    """A mask worn high has the eyes in the band just above it: their lids and lashes outdo any
+    skin's detail and darken its tone. Left out (`eye_regions` around the face's eye points), the
+    band is skin again and a fill as textured and as bright as that skin measures so."""
+    from app.grain import eye_regions
+    from benchmarks.real_photos import sharpness, tone_gap
+
+    rng = np.random.default_rng(0)
+    skin = np.clip(np.array([190, 150, 130]) + rng.normal(0, 6, (200, 200, 3)), 0, 255).astype(np.uint8)
+    m = np.zeros((200, 200), np.uint8)
+    cv2.ellipse(m, (100, 130), (60, 40), 0, 0, 360, 255, -1)  # its top edge at row 90
+    points5 = np.array([[75, 82], [125, 82], [100, 115], [85, 140], [115, 140]], np.float32)
+    face = skin.copy()
+    for x in (75, 125):  # shaded lids and dark lashes and irises just above the mask
+        cv2.ellipse(face, (x, 82), (16, 8), 0, 0, 360, (120, 90, 80), -1)
+        cv2.ellipse(face, (x, 82), (12, 4), 0, 0, 360, (30, 25, 20), 1)
+        cv2.circle(face, (x, 82), 4, (30, 25, 20), -1)
+    eyes = eye_regions(points5, m.shape)
+    assert eyes[82, 75] and eyes[82, 125] and not eyes[82, 100] and not eyes[130, 100]
+    ratio_all, _ = sharpness(face, m)
+    ratio_skin, _ = sharpness(face, m, eyes)
+    assert ratio_all < 0.6 and 0.8 < ratio_skin < 1.25
+    d_all, d_skin = tone_gap(face, m)[0], tone_gap(face, m, eyes)[0]
+    assert d_skin < 1.0 and d_all > 10
+
+
 def test_a_face_counts_as_found_only_where_a_box_is_framed_on_it():
     """The benchmark's detection and filled counts: a box of about the labelled face's size on it
     counts; a box on the eyes of that face (found_in, but a third of its size) does not, nor does
@@ -347,4 +373,6 @@ def test_the_reference_measures_a_real_lower_face_and_drops_when_it_is_blurred(f
     assert len(b.natural_sharp) >= 3 and len(b.natural_tones) >= 3
     sharp, blurred_sharp = np.median([s[0] for s in b.natural_sharp]), np.median([s[0] for s in soft.natural_sharp])
     assert 0.4 < sharp < 2.0 and blurred_sharp < 0.5 * sharp
-    assert all(0 <= d_l < 30 and 0 <= d_ab < 20 for d_l, d_ab in b.natural_tones)
+    assert all(0 <= d_l < 30 and 0 <= d_ab < 20 for d_l, d_ab, _ in b.natural_tones)
+    # each face measured twice: against the skin less the eyes, and the whole band
+    assert sorted({t[2] for t in b.natural_tones}) == ["", "with_eyes"]

@@ -189,11 +189,6 @@ def margin_cover(f, truth: np.ndarray) -> list[float]:
     return [float((grow(seg, r / n) > 0)[t].mean()) if t.any() else 1.0 for r in MARGINS]
 
 
-def face_maps(result: UnmaskResult, shape: tuple[int, int]) -> list[np.ndarray]:
-    """Each filled face's own photo-space map."""
-    return [warp_mask_to_photo(f.map, f.aligned, shape) for f in result.faces if f.unmasked]
-
-
 def measure_fill(b: "Bench", out: np.ndarray, face_map: np.ndarray, points5: np.ndarray, what: str,
                  natural: bool = False) -> None:
     """One fill's sharpness and tone gap (or, `natural`, a real lower face's), against the skin

@@ -88,21 +88,32 @@ class VGG19Features(nn.Module):
         return feats
 
 
-class PerceptualLoss(nn.Module):
-    """Mean L1 distance between VGG19 features, optionally at a reduced size (cheaper on a CPU)."""
+class _VGGLoss(nn.Module):
+    """A loss on VGG19's features of two images, optionally seen at a reduced size (cheaper on a
+    CPU); `features` gives them, the target's without gradients."""
 
-    def __init__(self, layers: tuple[str, ...] = DEFAULT_LAYERS, size: int = 0) -> None:
+    def __init__(self, layers: tuple[str, ...], size: int = 0) -> None:
         super().__init__()
         self.vgg = VGG19Features(layers)
         self.size = size
 
-    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def features(self, output: torch.Tensor, target: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         if self.size and output.shape[-1] != self.size:
             output = F.interpolate(output, size=(self.size, self.size), mode="area")
             target = F.interpolate(target, size=(self.size, self.size), mode="area")
         with torch.no_grad():
             ft = self.vgg(target)
-        fo = self.vgg(output)
+        return self.vgg(output), ft
+
+
+class PerceptualLoss(_VGGLoss):
+    """Mean L1 distance between VGG19 features, optionally at a reduced size (cheaper on a CPU)."""
+
+    def __init__(self, layers: tuple[str, ...] = DEFAULT_LAYERS, size: int = 0) -> None:
+        super().__init__(layers, size)
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        fo, ft = self.features(output, target)
         return sum(F.l1_loss(a, b) for a, b in zip(fo, ft)) / (len(fo) * FEATURE_SCALE)
 
 
@@ -114,7 +125,7 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
 
 
-class StyleLoss(nn.Module):
+class StyleLoss(_VGGLoss):
     """Texture statistics: the mean L1 distance between the Gram matrices of VGG19's features of
     two images (Liu et al., "Image inpainting for irregular holes using partial convolutions",
     2018: what makes a fill carry the grain of what it replaces instead of its blurred average,
@@ -122,15 +133,8 @@ class StyleLoss(nn.Module):
     detail is as strong and as varied as the true face's, without having to be in the same place."""
 
     def __init__(self, layers: tuple[str, ...] = ("relu1_1", "relu2_1"), size: int = 0) -> None:
-        super().__init__()
-        self.vgg = VGG19Features(layers)
-        self.size = size
+        super().__init__(layers, size)
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if self.size and output.shape[-1] != self.size:
-            output = F.interpolate(output, size=(self.size, self.size), mode="area")
-            target = F.interpolate(target, size=(self.size, self.size), mode="area")
-        with torch.no_grad():
-            gt = [gram(f / FEATURE_SCALE) for f in self.vgg(target)]
-        go = [gram(f / FEATURE_SCALE) for f in self.vgg(output)]
-        return sum(F.l1_loss(a, b) for a, b in zip(go, gt)) / len(go)
+        fo, ft = self.features(output, target)
+        return sum(F.l1_loss(gram(a / FEATURE_SCALE), gram(b / FEATURE_SCALE)) for a, b in zip(fo, ft)) / len(fo)

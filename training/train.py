@@ -149,17 +149,20 @@ def save_checkpoint(path: Path, state: dict) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def as_saved(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] images mapped to 0-255 and rounded as they would be saved (still float)."""
+    return x.add(1).mul(127.5).round().clamp(0, 255)
+
+
 def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per image, on [-1, 1] images mapped to 0-255 and rounded as they would be saved."""
-    a8 = a.add(1).mul(127.5).round().clamp(0, 255)
-    b8 = b.add(1).mul(127.5).round().clamp(0, 255)
-    mse = (a8 - b8).pow(2).flatten(1).mean(1).clamp_min(1e-10)
+    mse = (as_saved(a) - as_saved(b)).pow(2).flatten(1).mean(1).clamp_min(1e-10)
     return 10 * torch.log10(255.0 ** 2 / mse)
 
 
 def to_uint8(*images: torch.Tensor) -> list[np.ndarray]:
     """(3, H, W) images in [-1, 1] as (H, W, 3) uint8, rounded as they would be saved."""
-    return [x.add(1).mul(127.5).round().clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy() for x in images]
+    return [as_saved(x).byte().permute(1, 2, 0).cpu().numpy() for x in images]
 
 
 @torch.no_grad()

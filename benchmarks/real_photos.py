@@ -36,7 +36,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -138,9 +138,11 @@ def sharpness(out: np.ndarray, face_map: np.ndarray, eyes: np.ndarray | None = N
     photo-space map (uint8), or None where either region is too small to measure (`fill_regions`;
     `eyes`: what the skin band leaves out)."""
     r = fill_regions(face_map, eyes)
-    if r is None:
-        return None
-    grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return None if r is None else fill_sharpness(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32), r)
+
+
+def fill_sharpness(grey: np.ndarray, r: FillRegions) -> tuple[float, float] | None:
+    """`sharpness` on the photo's grey (float32) and the fill's regions."""
     fill, skin = laplacian_rms(grey, r.inner), laplacian_rms(grey, r.skin)
     if fill is None or skin is None or skin < 1e-3:
         return None
@@ -153,13 +155,15 @@ def tone_gap(out: np.ndarray, face_map: np.ndarray, eyes: np.ndarray | None = No
     mask's top edge, so a pale, dark or tinted fill shows as a gap. None where either region is
     too small."""
     r = fill_regions(face_map, eyes)
-    if r is None:
-        return None
+    return None if r is None else fill_tone_gap(cv2.cvtColor(out.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab), r)
+
+
+def fill_tone_gap(lab: np.ndarray, r: FillRegions) -> tuple[float, float] | None:
+    """`tone_gap` on the photo in CIELAB (float32) and the fill's regions."""
     quarter = r.inner.copy()
     quarter[r.top + r.edge + r.height // 4:] = False
     if quarter.sum() < 20 or r.skin.sum() < 20:
         return None
-    lab = cv2.cvtColor(out.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
     d = np.median(lab[quarter], axis=0) - np.median(lab[r.skin], axis=0)
     return float(abs(d[0])), float(np.hypot(d[1], d[2]))
 
@@ -196,8 +200,15 @@ def measure_fill(b: "Bench", out: np.ndarray, face_map: np.ndarray, points5: np.
     are not skin and outdo any face's detail), and, to compare with earlier figures, against the
     whole band, eyes and all."""
     sharp, tones = (b.natural_sharp, b.natural_tones) if natural else (b.sharp, b.tones)
-    for eyes, key in ((eye_regions(points5, out.shape[:2]), ""), (None, "with_eyes")):
-        s, t = sharpness(out, face_map, eyes), tone_gap(out, face_map, eyes)
+    r = fill_regions(face_map)
+    if r is None:
+        return
+    # The photo's grey and CIELAB and the fill's regions once for both bands.
+    grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    lab = cv2.cvtColor(out.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    skin_only = replace(r, skin=r.skin & ~eye_regions(points5, out.shape[:2]))
+    for regions, key in ((skin_only, ""), (r, "with_eyes")):
+        s, t = fill_sharpness(grey, regions), fill_tone_gap(lab, regions)
         if s is not None:
             sharp.append((s[0], s[1], what + ("/" + key if key else "")))
         if t is not None:

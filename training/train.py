@@ -122,6 +122,29 @@ def lr_lambda(cfg: TrainConfig):
 WARMUP_STEPS = 40
 
 
+class TimeBudget:
+    """`seconds` for one invocation's training loop (--time-budget), from `start_step`."""
+
+    def __init__(self, seconds: float, start_step: int, device: torch.device) -> None:
+        self.seconds, self.start_step, self.device = seconds, start_step, device
+        self.t0, self.t_warm, self.fitted, self.ran_out = time.time(), 0.0, False, False
+        self.rate = 0.0
+
+    def check(self, step: int, planned: int) -> tuple[int, bool]:
+        """After `step`: the steps to plan the run for (fitted once, after the warm-up, never more
+        than `planned`) and whether the time is spent."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)  # the step's kernels are done: the clock is honest
+        now, done = time.time(), step - self.start_step
+        if done == WARMUP_STEPS // 4:
+            self.t_warm = now
+        if not self.fitted and done >= WARMUP_STEPS:
+            self.rate = (done - WARMUP_STEPS // 4) / max(now - self.t_warm, 1e-9)
+            planned = max(step, min(planned, step + int(self.rate * max(self.seconds - (now - self.t0), 0.0))))
+            self.fitted = True
+        return planned, now - self.t0 > self.seconds
+
+
 class Progress:
     """A one-line progress bar with the latest losses (a line per update when not on a terminal)."""
 
@@ -341,8 +364,7 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0, time_budget: float =
         return masked, m, target
 
     end = min(cfg.steps, stop_after) if stop_after else cfg.steps
-    t_start, fitted, t_warm, out_of_time = time.time(), not time_budget, None, False
-    start_step = step
+    budget = TimeBudget(time_budget, step, device) if time_budget else None
     loader = ThreadPoolExecutor(1)
     pending = loader.submit(load, step)
     while step < end:
@@ -410,30 +432,23 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0, time_budget: float =
                 history.append({"step": step, **{k: round(v, 5) for k, v in means.items()},
                                 "lr": scheds["net"].get_last_lr()[0]})
             progress.update(step, means)
-        if time_budget:
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            now = time.time()
-            if step - start_step == WARMUP_STEPS // 4:
-                t_warm = now
-            if not fitted and step - start_step >= WARMUP_STEPS:
-                rate = (step - start_step - WARMUP_STEPS // 4) / max(now - t_warm, 1e-9)
-                fits = step + int(rate * max(time_budget - (now - t_start), 0.0))
-                cfg.steps = max(step, min(cfg.steps, fits))
-                end = min(cfg.steps, stop_after) if stop_after else cfg.steps
-                progress.total, fitted = cfg.steps, True
+        if budget is not None:
+            was_fitted = budget.fitted
+            cfg.steps, spent = budget.check(step, cfg.steps)  # the rate milestones follow cfg.steps
+            if budget.fitted and not was_fitted:
+                end = progress.total = min(cfg.steps, stop_after) if stop_after else cfg.steps
                 if main_proc:
-                    print(f"time budget {time_budget:.0f} s: {rate:.2f} steps/s, the run ends at step {cfg.steps}",
-                          file=sys.stderr)
-            if now - t_start > time_budget and step < end:
-                end, out_of_time = step, True  # finish here; cfg.steps stays the plan the schedule followed
+                    print(f"time budget {time_budget:.0f} s: {budget.rate:.2f} steps/s, the run ends at step "
+                          f"{cfg.steps}", file=sys.stderr)
+            if spent and step < end:
+                end, budget.ran_out = step, True  # finish here; cfg.steps stays the plan the schedule followed
                 if main_proc:
                     print(f"time budget spent at step {step}: finishing", file=sys.stderr)
         if step % cfg.checkpoint_every == 0 or step == end:
             checkpoint()
     loader.shutdown(cancel_futures=True)
     progress.close()
-    if step < cfg.steps and not out_of_time:
+    if step < cfg.steps and not (budget and budget.ran_out):
         if dist.is_initialized():
             dist.destroy_process_group()
         return None
@@ -449,8 +464,8 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0, time_budget: float =
             "images_seen": step * cfg.batch_size * world, "epochs": round(step * cfg.batch_size * world / data.n, 2),
             "train_pairs": data.n, "wall_s": round(wall, 1), "processes": world,
             "hardware": describe_hardware(device), "last_validation": vals[-1] if vals else None,
-            **({"time_budget": {"seconds": time_budget, "planned_steps": cfg.steps, "ran_out": out_of_time}}
-               if time_budget else {}),
+            **({"time_budget": {"seconds": time_budget, "planned_steps": cfg.steps, "ran_out": budget.ran_out}}
+               if budget else {}),
             "generator_parameters": count_parameters(net),
         })
     if dist.is_initialized():

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from app.fileutil import atomic_write_bytes
+
 WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 BLOCKS = (2, 2, 4, 4, 4)  # convolutions per VGG19 block
 BGR_MEAN = (103.939, 116.779, 123.68)
@@ -167,8 +169,6 @@ def keep_to(layer: str, out: Path, path: Path | None = None) -> int:
     keep = {f"block{b}_conv{c}" for b, n in enumerate(BLOCKS, 1) for c in range(1, n + 1) if (b, c) <= last}
     buf = io.BytesIO()
     torch.save({k: v for k, v in q.items() if any(k.startswith(n + "_") for n in keep)}, buf)
-    from app.fileutil import atomic_write_bytes
-
     atomic_write_bytes(out, buf.getvalue())
     return len(buf.getvalue())
 

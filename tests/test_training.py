@@ -318,6 +318,7 @@ def test_carried_chunks_join_back_to_the_same_files_as_they_arrive_and_refuse_ba
     target is refused, and nothing is unpacked twice."""
     import tarfile
 
+    from app.fileutil import sha256_of
     from training import carry
 
     m = carry.split([(faces_dir, "shared/data/faces"), (dataset / "landmarks.jsonl", "shared/landmarks.jsonl")],
@@ -352,7 +353,7 @@ def test_carried_chunks_join_back_to_the_same_files_as_they_arrive_and_refuse_ba
         tar.add(tmp_path / "x.txt", arcname="../escaped.txt")
     evil.replace(first_chunk)
     manifest = json.loads((tmp_path / "carry" / "manifest.json").read_text())
-    manifest["chunks"][0]["sha256"] = carry._sha256(first_chunk)
+    manifest["chunks"][0]["sha256"] = sha256_of(first_chunk)
     (tmp_path / "carry" / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(carry.CarryError, match="relative path inside the target"):
         carry.join(tmp_path / "carry", tmp_path / "elsewhere")

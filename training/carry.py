@@ -23,13 +23,12 @@ still missing.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import tarfile
 from pathlib import Path, PurePosixPath
 
-from app.fileutil import atomic_write_bytes
+from app.fileutil import atomic_write_bytes, sha256_of
 
 MANIFEST = "manifest.json"
 JOINED = ".carry_joined.json"  # in the target: the chunks already unpacked there, by sha256
@@ -37,14 +36,6 @@ JOINED = ".carry_joined.json"  # in the target: the chunks already unpacked ther
 
 class CarryError(Exception):
     """A chunk that does not match its manifest, or a member that would land outside the target."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _files(adds: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
@@ -90,7 +81,7 @@ def split(adds: list[tuple[Path, str]], max_bytes: int, out: Path) -> dict:
             for src, name in group:
                 tar.add(src, arcname=name, recursive=False)
         part.replace(path)
-        chunks.append({"file": path.name, "sha256": _sha256(path), "bytes": path.stat().st_size,
+        chunks.append({"file": path.name, "sha256": sha256_of(path), "bytes": path.stat().st_size,
                        "files": len(group), "first": group[0][1], "last": group[-1][1]})
     manifest = {"format": "unmasker-carry/1", "files": len(files), "chunks": chunks}
     atomic_write_bytes(out / MANIFEST, json.dumps(manifest, indent=1).encode())
@@ -114,7 +105,7 @@ def join(folder: Path, to: Path, require_all: bool = False) -> dict:
         if not path.exists():
             missing.append(c["file"])
             continue
-        if _sha256(path) != c["sha256"]:
+        if sha256_of(path) != c["sha256"]:
             raise CarryError(f"{path}: its bytes are not the manifest's (a broken or stale chunk); carry it again")
         with tarfile.open(path, "r:gz") as tar:
             members = tar.getmembers()

@@ -18,7 +18,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from app.errors import ModelError, ModelNotInstalled
-from app.fileutil import atomic_write_bytes
+from app.fileutil import atomic_write_bytes, sha256_of
 from app.inference.registry import UnknownArchitecture, architecture_of, count_parameters, make_network
 
 log = logging.getLogger(__name__)
@@ -27,14 +27,6 @@ CARD_FORMAT = "unmasker-model-card/1"
 
 def card_path(weights_path: str | Path) -> Path:
     return Path(weights_path).with_suffix(".json")
-
-
-def sha256_of(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_model(model: torch.nn.Module, path: str | Path, input_size: int, **card_extra: Any) -> dict:

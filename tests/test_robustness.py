@@ -217,6 +217,27 @@ def test_gpu_out_of_memory_falls_back_to_the_cpu_and_says_so(tiny_engine, finder
     assert engine.take_notes() == []
 
 
+def test_device_benchmark_finds_faces_once_then_runs_the_app_path_from_them(tmp_path):
+    """benchmarks.devices, as on a lent GPU machine but with the CPU twice: the faces saved in a JSON
+    (no face finder needed there) give the same fill as the finder's own faces, each device's result
+    is compared with the first's, and nothing away from the faces changes."""
+    import json
+
+    from benchmarks import devices
+
+    faces_json = tmp_path / "faces.json"
+    devices.main([str(EXAMPLE), "--save-faces", str(faces_json)])
+    found = json.loads(faces_json.read_text())
+    assert [len(p["faces"]) for p in found["photos"]] == [1]
+    devices.main(["--faces", str(faces_json), "--devices", "cpu,cpu", "--scales", "1,2", "--repeats", "1",
+                  "--out", str(tmp_path / "out")])
+    report = json.loads((tmp_path / "out" / "devices.json").read_text())
+    rows = report["results"]["cpu"]
+    assert [(r["scale"], r["size"], r["filled"]) for r in rows] == [(1.0, [512, 512], 1), (2.0, [1024, 1024], 1)]
+    assert all(r["outside_unchanged"] and r["median_ms"] > 0 for r in rows)
+    assert all(r["vs_cpu"]["max_abs"] == 0 for r in rows)  # the same device gives the same pixels
+
+
 def test_cpu_out_of_memory_is_a_plain_error(tiny_models, monkeypatch):
     from app.inference.engine import Unmasker
 

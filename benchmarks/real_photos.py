@@ -27,8 +27,10 @@ finding, stage 1, the mask / no mask decision, stage 2, paste-back). Sections:
   (1.0 = as sharp), by the mask's width in the photo.
 
 The held-out parts are recorded in training/real_split.json; the tuning parts are only used by
---calibrate and by stage 1's training. Writes OUT/metrics.json, OUT/report.md and contact sheets
-(OUT/sheet_*.png), and prints the report.
+--calibrate and by stage 1's training. Writes OUT/metrics.json, OUT/report.md, contact sheets
+(OUT/sheet_*.png), OUT/faces.json (each face's decision inputs) and OUT/fills.json (each filled
+face's sharpness and tone gap, keyed by photo and box, which `benchmarks.compare_real` pairs across
+two runs), and prints the report.
 """
 from __future__ import annotations
 
@@ -194,7 +196,7 @@ def margin_cover(f, truth: np.ndarray) -> list[float]:
 
 
 def measure_fill(b: "Bench", out: np.ndarray, face_map: np.ndarray, points5: np.ndarray, what: str,
-                 natural: bool = False) -> None:
+                 natural: bool = False, key: str = "") -> None:
     """One fill's sharpness and tone gap (or, `natural`, a real lower face's), against the skin
     above the mask less the eyes (a mask worn high has the lids and lashes in that band, which
     are not skin and outdo any face's detail), and, to compare with earlier figures, against the
@@ -207,12 +209,18 @@ def measure_fill(b: "Bench", out: np.ndarray, face_map: np.ndarray, points5: np.
     grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
     lab = cv2.cvtColor(out.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
     skin_only = replace(r, skin=r.skin & ~eye_regions(points5, out.shape[:2]))
-    for regions, key in ((skin_only, ""), (r, "with_eyes")):
+    row: dict = {"key": key, "set": what}
+    for regions, band in ((skin_only, ""), (r, "with_eyes")):
         s, t = fill_sharpness(grey, regions), fill_tone_gap(lab, regions)
+        suffix = "_" + band if band else ""
         if s is not None:
-            sharp.append((s[0], s[1], what + ("/" + key if key else "")))
+            sharp.append((s[0], s[1], what + ("/" + band if band else "")))
+            row["width"], row["sharpness" + suffix] = s[1], s[0]
         if t is not None:
-            tones.append((*t, key))
+            tones.append((*t, band))
+            row["dL" + suffix], row["dab" + suffix] = t
+    if key and not natural:
+        b.fills.append(row)
 
 
 def changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -282,6 +290,7 @@ class Bench:
     natural_sharp: list[tuple[float, float, str]] = field(default_factory=list)
     natural_tones: list[tuple[float, float, str]] = field(default_factory=list)
     coverages: list[dict] = field(default_factory=list)  # per face: coverage and what it truly is
+    fills: list[dict] = field(default_factory=list)  # per filled face, keyed by photo and box: its measures
     seconds: dict[str, float] = field(default_factory=dict)
     grain: bool = True
     texture: bool = True
@@ -296,11 +305,12 @@ class Bench:
         return unmask_photo(pixels, self.finder, self.engine, grain=self.grain, texture=self.texture, tone=self.tone,
                             **overrides)
 
-    def measure_sharpness(self, result: UnmaskResult, pixels_shape, what: str) -> None:
+    def measure_sharpness(self, result: UnmaskResult, pixels_shape, what: str, photo: Path | None = None) -> None:
         for f in result.faces:
             if f.unmasked:
+                key = f"{photo.name}@{','.join(str(int(round(v))) for v in f.face.box)}" if photo else ""
                 measure_fill(self, result.pixels, warp_mask_to_photo(f.map, f.aligned, pixels_shape[:2]),
-                             f.face.points5, what)
+                             f.face.points5, what, key=key)
 
 
 # A surgical mask worn over the nose (`training.masks`'s outline, from the face's 68 points): where
@@ -361,7 +371,7 @@ def section_scenes_labelled(b: Bench, data: Path, part: str, limit: int = 0) -> 
         r = b.run(px)
         ch = changed(r.pixels, px)
         photos_filled += int(ch.any())
-        b.measure_sharpness(r, px.shape, "facemaskdetection")
+        b.measure_sharpness(r, px.shape, "facemaskdetection", p)
         # Where a masked person's box overlaps an unmasked one's, their fill may rightly reach in:
         # an unmasked person's pixels are those of their box outside every masked person's box.
         masked_boxes = np.zeros(ch.shape, bool)
@@ -523,7 +533,7 @@ def section_segmentation(b: Bench, data: Path, part: str, limit: int = 0) -> dic
         if r.faces:  # one person per photo: the largest face is theirs, any other a false face
             f = max(r.faces, key=lambda f: f.face.width)
             b.coverages.append({"set": f"maskedfacenet:{part}", "truth": kind, "coverage": f.coverage, "confidence": f.confidence})
-        b.measure_sharpness(r, px.shape, "maskedfacenet")
+        b.measure_sharpness(r, px.shape, "maskedfacenet", p)
         if len(tiles) < 24:
             ys, xs = np.nonzero(truth)
             if len(ys):
@@ -555,7 +565,7 @@ def section_rmfd(b: Bench, data: Path, part: str, limit: int) -> dict:
         for f in r.faces:
             b.coverages.append({"set": "rmfd", "truth": "unknown", "coverage": f.coverage, "confidence": f.confidence})
             tiles.append(face_tile(px, r.pixels, f.face.box, size=200))
-        b.measure_sharpness(r, px.shape, "rmfd")
+        b.measure_sharpness(r, px.shape, "rmfd", p)
     b.seconds["rmfd"] = time.perf_counter() - t
     return {"part": part, "photos": len(files), "faces_found": found, "faces_filled": filled, "faces_judged_no_mask": no_mask,
             "photos_with_a_face_filled": photos_filled, "sheets": save_sheets(b.out, "rmfd_faces", tiles, per_page=40)}
@@ -748,6 +758,7 @@ def main(argv: list[str] | None = None) -> int:
                                       "size": engine.size}
     atomic_write_bytes(a.out / "metrics.json", json.dumps(m, indent=1).encode())
     atomic_write_bytes(a.out / "faces.json", json.dumps(b.coverages).encode())
+    atomic_write_bytes(a.out / "fills.json", json.dumps(b.fills).encode())  # benchmarks.compare_real
     text = report(m)
     atomic_write_bytes(a.out / "report.md", text.encode())
     print(text)

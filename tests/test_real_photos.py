@@ -297,6 +297,43 @@ def test_benchmark_runs_the_app_path_and_writes_its_report(tmp_path):
     for name in m["sheets"]:
         img = cv2.imread(str(tmp_path / name))
         assert img is not None and img.shape[1] == 1800
+    # Each filled face's measures, keyed by photo and box, for benchmarks.compare_real.
+    fills = json.loads((tmp_path / "fills.json").read_text())
+    assert fills and len({f["key"] for f in fills}) == len(fills)
+    assert all("@" in f["key"] and f["set"] in ("facemaskdetection", "maskedfacenet", "rmfd") for f in fills)
+    assert sum("sharpness" in f for f in fills) == sum(v["faces"] for v in m["sharpness"].values())
+
+
+def test_two_benchmark_runs_compared_face_by_face(tmp_path, capsys):
+    """benchmarks.compare_real pairs two runs' fills: a run against itself differs nowhere; a run
+    whose fills are all twice as sharp and one CIELAB unit further in tone is B better in sharpness
+    (log2 ratio 1 exactly) and A better in tone; runs with no face in common are an error."""
+    from benchmarks.compare_real import compare, main
+
+    rng = np.random.default_rng(0)
+    rows = [{"key": f"p{i}.jpg@0,0,{w},{w}", "set": "rmfd", "width": float(w), "sharpness": float(s),
+             "dL": float(t), "dab": float(t / 2)}
+            for i, (w, s, t) in enumerate(zip(rng.uniform(30, 200, 60), rng.uniform(0.5, 2, 60), rng.uniform(1, 9, 60)))]
+    for name, rs in (("a", rows), ("b", [dict(r, sharpness=2 * r["sharpness"], dL=r["dL"] + 1) for r in rows]),
+                     ("other", [dict(r, key="x" + r["key"]) for r in rows])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "fills.json").write_text(json.dumps(rs))
+    same = compare(tmp_path / "a", tmp_path / "a")
+    assert same["paired"] == 60
+    assert all(r is None or (r["mean_diff"] == 0 and not r["differs"])
+               for by in same["measures"].values() for r in by.values())
+    c = compare(tmp_path / "a", tmp_path / "b")
+    assert c["measures"]["sharpness"]["all"]["mean_diff"] == pytest.approx(1.0)
+    assert c["measures"]["sharpness"]["all"]["differs"] and c["measures"]["dL"]["all"]["differs"]
+    assert c["measures"]["dab"]["all"]["mean_diff"] == 0
+    assert sum(r["faces"] for n, r in c["measures"]["sharpness"].items() if n != "all") == 60
+    assert main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c.md")]) == 0
+    text = (tmp_path / "c.md").read_text()
+    assert "| fill sharpness / skin above, eyes left out | all | 60 |" in text and "B better" in text
+    assert "A better" in text  # the tone gap grew
+    assert main([str(tmp_path / "a"), str(tmp_path / "other")]) == 1
+    with pytest.raises(SystemExit, match="not found"):
+        compare(tmp_path / "a", tmp_path / "missing")
 
 
 def test_calibration_puts_the_threshold_between_unmasked_and_masked_faces():

@@ -308,7 +308,7 @@ class Bench:
     def measure_sharpness(self, result: UnmaskResult, pixels_shape, what: str, photo: Path | None = None) -> None:
         for f in result.faces:
             if f.unmasked:
-                key = f"{photo.name}@{','.join(str(int(round(v))) for v in f.face.box)}" if photo else ""
+                key = f"{what}:{photo.name}@{','.join(str(int(round(v))) for v in f.face.box)}" if photo else ""
                 measure_fill(self, result.pixels, warp_mask_to_photo(f.map, f.aligned, pixels_shape[:2]),
                              f.face.points5, what, key=key)
 

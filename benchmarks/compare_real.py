@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-WIDTHS = ((0, 64, "<64 px"), (64, 90, "64-90 px"), (90, 10 ** 9, ">=90 px"), (0, 10 ** 9, "all"))
+from benchmarks.real_photos import WIDTH_BINS
+
+WIDTHS = (*WIDTH_BINS, (0, 10 ** 9, "all"))  # the benchmark's own mask widths, and all of them
 # (field, what it is, compare as log2 ratio)
 MEASURES = (("sharpness", "fill sharpness / skin above, eyes left out", True),
             ("sharpness_with_eyes", "fill sharpness / the band above, eyes and all", True),

@@ -217,10 +217,10 @@ def test_gpu_out_of_memory_falls_back_to_the_cpu_and_says_so(tiny_engine, finder
     assert engine.take_notes() == []
 
 
-def test_device_benchmark_finds_faces_once_then_runs_the_app_path_from_them(tmp_path):
+def test_device_benchmark_finds_faces_once_then_runs_the_app_path_from_them(tmp_path, finder):
     """benchmarks.devices, as on a lent GPU machine but with the CPU twice: the faces saved in a JSON
-    (no face finder needed there) give the same fill as the finder's own faces, each device's result
-    is compared with the first's, and nothing away from the faces changes."""
+    (no face finder needed there) come back as the finder's own faces, each device's result is
+    compared with the first's, and nothing away from the faces changes."""
     import json
 
     from benchmarks import devices
@@ -229,6 +229,10 @@ def test_device_benchmark_finds_faces_once_then_runs_the_app_path_from_them(tmp_
     devices.main([str(EXAMPLE), "--save-faces", str(faces_json)])
     found = json.loads(faces_json.read_text())
     assert [len(p["faces"]) for p in found["photos"]] == [1]
+    own = finder.detect(read_photo(EXAMPLE).pixels)[0]
+    back = devices.face_from_json(found["photos"][0]["faces"][0])
+    for name in ("box", "points5", "points68"):
+        assert np.array_equal(getattr(back, name), np.asarray(getattr(own, name), np.float32)), name
     devices.main(["--faces", str(faces_json), "--devices", "cpu,cpu", "--scales", "1,2", "--repeats", "1",
                   "--out", str(tmp_path / "out")])
     report = json.loads((tmp_path / "out" / "devices.json").read_text())

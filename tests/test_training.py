@@ -712,3 +712,57 @@ def test_a_run_in_progress_snapshots_into_a_models_folder_the_app_loads(dataset,
     hole = np.zeros((1, 64, 64), np.float32)
     hole[:, 32:, 16:48] = 1
     assert engine.inpaint(crop, hole).shape == (1, 64, 64, 3)
+
+
+def test_hair_occluders_hide_the_mouth_never_the_eyes_and_leave_the_map_where_they_lie():
+    """training.occluders: hair is drawn over the mouth's centre and off both eyes; what it hides
+    leaves the map (hair is not a mask), the rest of each row is untouched, rows not picked are
+    untouched, and a batch's occluders are a function of the rng's seed."""
+    from app.align import TEMPLATE
+    from training.occluders import draw_hair, occlude_batch
+
+    rng = np.random.default_rng(5)
+    for _ in range(12):
+        hair, alpha = draw_hair(128, rng)
+        mx, my = (TEMPLATE[3:5].mean(0) * 128).astype(int)
+        assert alpha[my, mx] > 0.5
+        for ex, ey in (TEMPLATE[:2] * 128).astype(int):
+            assert alpha[ey, ex] < 0.5
+        assert 0 <= hair.min() and hair.max() <= 255 and hair[alpha > 0.5].std() > 2  # strands, not a flat patch
+    g = np.random.default_rng(0)
+    masked = torch.from_numpy(g.uniform(-1, 1, (8, 3, 128, 128)).astype(np.float32))
+    m = torch.zeros(8, 1, 128, 128)
+    m[:, :, 70:110, 30:98] = 1
+    before, map_before = masked.clone(), m.clone()
+    a_img, a_map = occlude_batch(masked, m, 0.5, np.random.default_rng(3))
+    assert torch.equal(masked, before) and torch.equal(m, map_before)  # the input batch is not written to
+    bare = m.clone()
+    bare[4:] = 0  # rows 4-7 wear no mask
+    c_img, c_map = occlude_batch(masked, bare, 1.0, np.random.default_rng(3), bare_only=True)
+    assert torch.equal(c_img[:4], masked[:4]) and torch.equal(c_map, bare)  # masked rows untouched, maps unchanged
+    assert all(not torch.equal(c_img[i], masked[i]) for i in range(4, 8))
+    b_img, b_map = occlude_batch(masked, m, 0.5, np.random.default_rng(3))
+    assert torch.equal(a_img, b_img) and torch.equal(a_map, b_map)
+    hit = [i for i in range(8) if not torch.equal(a_img[i], masked[i])]
+    assert 0 < len(hit) < 8
+    for i in range(8):
+        if i not in hit:
+            assert torch.equal(a_map[i], m[i])
+            continue
+        lost = (m[i, 0] > 0) & (a_map[i, 0] == 0)
+        assert lost.any() and not ((a_map[i, 0] > 0) & (m[i, 0] == 0)).any()  # the map only shrinks
+        assert not torch.equal(a_img[i][:, lost], masked[i][:, lost])  # where it shrank, hair was drawn
+
+
+def test_stage1_trains_with_hair_occluders(faces_dir, dataset, tmp_path):
+    """A stage 1 run with `occluders` trains, and its batches are the occluded ones."""
+    from training import segdata
+    from training.train import main as train_main
+
+    segdata.build(faces_dir, dataset / "landmarks.jsonl", 64, variants=2, seed=3, out=tmp_path / "seg", mfn=None)
+    cfg = _config(tmp_path, tmp_path / "seg", "segmenter", 2, occluders=1.0)
+    assert train_main(["--config", str(cfg), "--out", str(tmp_path / "a")]) == 0
+    card = json.loads((tmp_path / "a" / "tiny_segmenter" / "segmenter.json").read_text())
+    assert card["training"]["config"]["occluders"] == 1.0
+    with pytest.raises(ValueError):
+        TrainConfig(name="s", stage="segmenter", architecture="mseg", occluders=1.5)

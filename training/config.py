@@ -51,6 +51,10 @@ class TrainConfig:
     # app's elliptic kernel (app.pipeline.grow), so the generator learns to fill the region the app
     # gives it, stage 1's map grown by MASK_MARGIN, and not only a mask's exact outline. (0, 0): off.
     map_grow: tuple[int, int] = (0, 0)
+    # Segmenter: drawn hair over the mouth on this share of each batch's rows, taken out of their
+    # maps (training.occluders). 0: off.
+    occluders: float = 0.0
+    occluders_bare_only: bool = False  # only over rows without a mask
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -62,6 +66,8 @@ class TrainConfig:
         self.map_grow = tuple(int(v) for v in self.map_grow)
         if len(self.map_grow) != 2 or not 0 <= self.map_grow[0] <= self.map_grow[1]:
             raise ValueError(f"map_grow must be [lo, hi] with 0 <= lo <= hi, not {list(self.map_grow)}")
+        if not 0.0 <= self.occluders <= 1.0:
+            raise ValueError(f"occluders is a share of each batch's rows, 0 to 1, not {self.occluders}")
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self)))

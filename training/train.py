@@ -363,6 +363,11 @@ def train(cfg: TrainConfig, out: Path, stop_after: int = 0, time_budget: float =
         masked, m, target = data.batch(idx, flips)
         if cfg.stage == "inpainter" and cfg.map_grow[1]:
             m = grow_maps(m, grow_radii(cfg, len(idx), s, rank))
+        if cfg.stage == "segmenter" and cfg.occluders:
+            from training.occluders import occlude_batch
+
+            masked, m = occlude_batch(masked, m, cfg.occluders, np.random.default_rng([cfg.seed, s, rank, 2]),
+                                      cfg.occluders_bare_only)
         if device.type == "cuda":
             masked, m, target = (t.pin_memory() for t in (masked, m, target))
         return masked, m, target

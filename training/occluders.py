@@ -1,8 +1,8 @@
 """Hair in front of the mouth: occluders for stage 1's training rows.
 
 In crowded real scenes a bare face's mouth is often hidden by someone in front of it: the back of
-a head, a neighbour's hair. Stage 1 has only seen masks over mouths, so it maps such hair as a
-mask and the app fills a face that wears none. `occlude_batch` lays a drawn mass of hair over a
+a head, a neighbour's hair. Stage 1 has seen bare mouths and masked ones, never a mouth hidden
+by something else, so it maps such hair as a mask and the app fills a face that wears none. `occlude_batch` lays a drawn mass of hair over a
 share of a batch's rows (a head coming up from below or from a side, or a falling lock), never
 over the eyes and always over the mouth's centre, and takes what it hides out of the row's map:
 hair is not a mask, whatever is under it.
@@ -11,6 +11,9 @@ The hair is drawn, not cut from photos: a shape (an ellipse for a head, a thick 
 of one hair colour, filled with a few hundred strands that follow the shape (radial from a crown
 for a head, along the curve for a lock), lighter and darker than the base, shaded darker towards
 the edge, softened by a small blur so it matches crops enlarged from small faces.
+
+Tried, not shipped: both fine-tunes with it (`training/configs/segmenter_hair*_cpu.json`) doubted
+real masks, and one a bare face, more than they learned hair (docs/training.md, "drawn hair").
 """
 from __future__ import annotations
 

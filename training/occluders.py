@@ -30,14 +30,15 @@ MOUTH = TEMPLATE[3:5].mean(0)  # (x, y) in the unit crop
 EYES = TEMPLATE[0:2]
 
 
-def _shape(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str]:
+def _shape(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A head (ellipse) or a lock (thick curve) over the mouth's centre and off both eyes:
-    (mask uint8 {0, 1}, flow angle per pixel (radians), kind)."""
+    (mask uint8 {0, 1}, flow angle per pixel (radians)); both empty if no draw fits."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    mx, my = (MOUTH * size).astype(int)
+    eyes = (EYES * size).astype(int)
     for _ in range(200):
         m = np.zeros((size, size), np.uint8)
         if rng.random() < 0.7:
-            kind = "head"
             rx, ry = rng.uniform(0.22, 0.5), rng.uniform(0.25, 0.55)
             side = rng.choice([-1.0, 1.0])
             if rng.random() < 0.5:  # from below
@@ -51,7 +52,6 @@ def _shape(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray,
             crown = (cx + rng.uniform(-0.1, 0.1), cy - ry * rng.uniform(0.3, 0.9))
             flow = np.arctan2(yy - crown[1], xx - crown[0])
         else:
-            kind = "lock"
             side = rng.choice([-1.0, 1.0])
             p0 = np.array([MOUTH[0] + side * rng.uniform(0.1, 0.45), rng.uniform(-0.1, 0.45)])
             p2 = np.array([MOUTH[0] + side * rng.uniform(-0.35, 0.15), rng.uniform(0.85, 1.1)])
@@ -64,15 +64,14 @@ def _shape(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray,
             # Flow: the direction of the curve's nearest point.
             near = np.argmin((xx[..., None] - curve[:, 0]) ** 2 + (yy[..., None] - curve[:, 1]) ** 2, axis=-1)
             flow = np.arctan2(d[near, 1], d[near, 0])
-        mx, my = (MOUTH * size).astype(int)
-        if m[min(my, size - 1), mx] and not any(m[int(ey * size), int(ex * size)] for ex, ey in EYES):
-            return m, flow.astype(np.float32), kind
-    return np.zeros((size, size), np.uint8), np.zeros((size, size), np.float32), "none"
+        if m[min(my, size - 1), mx] and not any(m[ey, ex] for ex, ey in eyes):
+            return m, flow.astype(np.float32)
+    return np.zeros((size, size), np.uint8), np.zeros((size, size), np.float32)
 
 
 def draw_hair(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One occluder: (RGB float32 0..255, alpha float32 0..1), alpha > 0.5 where it hides."""
-    m, flow, kind = _shape(size, rng)
+    m, flow = _shape(size, rng)
     if not m.any():
         return np.zeros((size, size, 3), np.float32), np.zeros((size, size), np.float32)
     base = HAIR[rng.integers(len(HAIR))] * rng.uniform(0.75, 1.2)

@@ -716,8 +716,9 @@ def test_a_run_in_progress_snapshots_into_a_models_folder_the_app_loads(dataset,
 
 def test_hair_occluders_hide_the_mouth_never_the_eyes_and_leave_the_map_where_they_lie():
     """training.occluders: hair is drawn over the mouth's centre and off both eyes; what it hides
-    leaves the map (hair is not a mask), the rest of each row is untouched, rows not picked are
-    untouched, and a batch's occluders are a function of the rng's seed."""
+    leaves the map (hair is not a mask: the map only shrinks, and where it shrank the image
+    changed), rows not picked are untouched (with `bare_only`, every row that wears a mask), the
+    batch passed in is not written to, and a batch's occluders are a function of the rng's seed."""
     from app.align import TEMPLATE
     from training.occluders import draw_hair, occlude_batch
 
@@ -755,7 +756,8 @@ def test_hair_occluders_hide_the_mouth_never_the_eyes_and_leave_the_map_where_th
 
 
 def test_stage1_trains_with_hair_occluders(faces_dir, dataset, tmp_path):
-    """A stage 1 run with `occluders` trains, and its batches are the occluded ones."""
+    """A stage 1 run with `occluders` on every row trains and its card records the share; a share
+    outside 0-1 is refused."""
     from training import segdata
     from training.train import main as train_main
 
